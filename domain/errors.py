@@ -87,3 +87,11 @@ class IdempotencyInProgress(DomainError):
     code = "idempotency_in_progress"
     status = 409
     title = "A request with this idempotency key is still in progress"
+
+
+class InvalidJson(DomainError):
+    """A request body that is not JSON at all (the seed's "HTTP 400")."""
+
+    code = "invalid_json"
+    status = 400
+    title = "Body is not valid JSON"

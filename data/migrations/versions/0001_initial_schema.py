@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-29 15:38:11.725301
+Create Date: 2026-11-29 15:40:37.030893
 """
 
 from collections.abc import Sequence

@@ -1,0 +1,101 @@
+"""Problem details (RFC 9457) for every error under ``/api``, mapped once here.
+
+``DomainError`` subclasses carry their own ``code`` and status; FastAPI's request validation
+becomes 422 ``validation_error`` naming the field, or 400 ``invalid_json`` for a body that is
+not JSON; any unknown path under ``/api`` answers 404 problem+json (see ``not_found_router``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from domain.errors import DomainError, InvalidJson, ValidationProblem
+
+log = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://booking-desk.invalid/problems/"
+
+
+def problem(status: int, code: str, title: str, detail: str, *, field: str | None = None, **extra: Any) -> JSONResponse:
+    """A problem+json response: ``{type, title, status, detail, code[, field]}``."""
+    body: dict[str, Any] = {"type": TYPE_BASE + code, "title": title, "status": status, "detail": detail, "code": code}
+    if field:
+        body["field"] = field
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def domain_problem(error: DomainError) -> JSONResponse:
+    return problem(error.status, error.code, error.title, error.detail, field=error.field)
+
+
+def _field_path(loc: tuple | list) -> str:
+    parts = [str(part) for part in loc if part not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def validation_problem(errors: list[dict]) -> ValidationProblem:
+    """Turn pydantic's error list into one ``ValidationProblem`` naming the first bad field."""
+    first = errors[0]
+    field = _field_path(first.get("loc", ()))
+    details = "; ".join(f"{_field_path(e.get('loc', ()))}: {e.get('msg')}" for e in errors)
+    return ValidationProblem(details, field=field)
+
+
+def parse_model(model: type[M], data: Any) -> M:
+    """Validate ``data`` (parsed JSON) as ``model``; raises ``ValidationProblem`` naming the field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise validation_problem(error.errors()) from None
+
+
+async def json_body(request: Request) -> Any:
+    """The parsed JSON body; raises ``InvalidJson`` (400) when it is empty or not JSON."""
+    raw = await request.body()
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidJson("the request body is not valid JSON") from None
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Register the exception handlers; HTML error pages stay for non-API paths."""
+
+    @app.exception_handler(DomainError)
+    async def _domain(_request: Request, error: DomainError) -> JSONResponse:
+        return domain_problem(error)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, error: RequestValidationError) -> JSONResponse:
+        errors = list(error.errors())
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return domain_problem(InvalidJson("the request body is not valid JSON"))
+        return domain_problem(validation_problem(errors))
+
+
+def not_found_router() -> APIRouter:
+    """A catch-all for ``/api/...`` registered last: unknown API paths get 404 problem+json."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.api_route("/api/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+    async def _unknown(path: str) -> JSONResponse:
+        return problem(404, "not_found", "Not found", f"no API route /api/{path}")
+
+    return router
+
+
+def http_exception_as_problem(request: Request, error: StarletteHTTPException) -> JSONResponse | None:
+    """For ``/api`` paths, the problem+json form of a framework HTTP error (405, 404 ...)."""
+    if not request.url.path.startswith("/api"):
+        return None
+    return problem(error.status_code, "http_error", str(error.detail), str(error.detail))

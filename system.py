@@ -1,0 +1,91 @@
+"""The composition root's product: one ``System`` holding the adapters every page, route and job
+gets handed (field_friend's "System", cosmicpython's bootstrap). ``bootstrap(settings)`` builds it;
+nothing else creates an engine, reads the environment or picks a provider."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from data.db import UnitOfWork, make_engine
+from data.migrate import migrate
+from data.seed import seed_demo_data
+from settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    """The real clock: aware UTC now."""
+    return datetime.now(UTC)
+
+
+@dataclass
+class System:
+    """Everything wired for one process.
+
+    ``providers`` maps a provider name (``sandbox``, ``stripe``, ``yookassa``) to its adapter;
+    ``sandbox`` is the embedded payment gateway (``None`` when ``BOOKING_SANDBOX_ENABLED=0``);
+    ``transport`` carries outbox events to the consumers; ``live`` fans events out to open screens.
+    """
+
+    settings: Settings
+    uow: UnitOfWork
+    clock: Callable[[], datetime] = utc_now
+    providers: dict[str, Any] = field(default_factory=dict)
+    sandbox: Any = None
+    transport: Any = None
+    live: Any = None
+    scheduler: Any = None
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def events_committed(self) -> None:
+        """Call after a commit that staged outbox events: wakes the relay at once."""
+        if self.transport is not None:
+            self.transport.notify()
+
+
+def bootstrap(settings: Settings, clock: Callable[[], datetime] = utc_now) -> System:
+    """Build the ``System``: migrate the database, seed demo data if asked, create the payment
+    providers, the transport and its consumers. Starts no threads (``start_background`` does)."""
+    from components.live import LiveHub
+    from integrations.webhooks import make_integration_handler
+    from messaging.consumer import Consumer, RetryPolicy
+    from messaging.embedded import EmbeddedTransport
+    from notifications.handlers import make_notification_handler
+    from notifications.mailer import FileMailer
+
+    from payment.providers import build_providers
+
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    uow = UnitOfWork(engine)
+    if settings.demo_data and seed_demo_data(uow):
+        log.info("seeded demo resources into an empty database")
+
+    system = System(settings=settings, uow=uow, clock=clock, live=LiveHub())
+    system.providers, system.sandbox = build_providers(settings, uow, clock)
+
+    mailer = FileMailer(settings.data_dir / "mail")
+    consumers = [
+        Consumer(
+            "integration",
+            make_integration_handler(
+                uow, settings.integration_webhook_urls, settings.integration_webhook_secret, clock
+            ),
+        ),
+        Consumer(
+            "notification",
+            make_notification_handler(
+                uow, mailer, public_url=settings.public_url, mail_from=settings.mail_from, clock=clock
+            ),
+        ),
+    ]
+    policy = RetryPolicy(settings.retry_delays, settings.max_redeliveries)
+    system.transport = EmbeddedTransport(uow, consumers, policy, clock, on_published=system.live.publish)
+    return system
