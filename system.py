@@ -10,9 +10,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from components.live import LiveHub
 from data.db import UnitOfWork, make_engine
 from data.migrate import migrate
 from data.seed import seed_demo_data
+from integrations.webhooks import make_integration_handler
+from messaging.consumer import Consumer, RetryPolicy
+from messaging.embedded import EmbeddedTransport
+from notifications.handlers import make_notification_handler
+from notifications.mailer import FileMailer
+from payment.providers import build_providers
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -53,15 +60,6 @@ class System:
 def bootstrap(settings: Settings, clock: Callable[[], datetime] = utc_now) -> System:
     """Build the ``System``: migrate the database, seed demo data if asked, create the payment
     providers, the transport and its consumers. Starts no threads (``start_background`` does)."""
-    from components.live import LiveHub
-    from integrations.webhooks import make_integration_handler
-    from messaging.consumer import Consumer, RetryPolicy
-    from messaging.embedded import EmbeddedTransport
-    from notifications.handlers import make_notification_handler
-    from notifications.mailer import FileMailer
-
-    from payment.providers import build_providers
-
     engine = make_engine(settings.database_url)
     migrate(engine)
     uow = UnitOfWork(engine)
@@ -89,3 +87,68 @@ def bootstrap(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Sy
     policy = RetryPolicy(settings.retry_delays, settings.max_redeliveries)
     system.transport = EmbeddedTransport(uow, consumers, policy, clock, on_published=system.live.publish)
     return system
+
+
+def start_background(system: System) -> None:
+    """Start the outbox relay and consumers (the transport) and the APScheduler jobs.
+
+    Called from ``app.on_startup`` only, and only when ``BOOKING_BACKGROUND=1``.
+    """
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    settings = system.settings
+    system.transport.start()
+    scheduler = BackgroundScheduler(timezone="UTC")
+    jobs = [
+        (expire_holds_job, settings.expiry_interval_seconds, "hold-expiry"),
+        (reconcile_job, settings.reconcile_interval_seconds, "payment-reconciliation"),
+        (purge_job, 3600, "idempotency-key-purge"),
+    ]
+    for job, seconds, name in jobs:
+        scheduler.add_job(
+            job,
+            "interval",
+            seconds=seconds,
+            args=[system],
+            id=name,
+            name=name,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
+    scheduler.start()
+    system.scheduler = scheduler
+    log.info("background started: relay, consumers and %d scheduler jobs", len(jobs))
+
+
+def stop_background(system: System) -> None:
+    """Stop the scheduler and the transport (waits briefly for running work)."""
+    if system.scheduler is not None:
+        system.scheduler.shutdown(wait=False)
+        system.scheduler = None
+    if system.transport is not None:
+        system.transport.stop()
+
+
+def expire_holds_job(system: System) -> None:
+    """Every ``BOOKING_EXPIRY_INTERVAL_SECONDS``: expire passed holds (``booking.expired``)."""
+    from domain.bookings import expire_holds
+
+    if expire_holds(system.uow, system.now()):
+        system.events_committed()
+
+
+def reconcile_job(system: System) -> None:
+    """Every ``BOOKING_RECONCILE_INTERVAL_SECONDS``: settle payments pending longer than
+    ``BOOKING_RECONCILE_AFTER_SECONDS`` from their provider's own status."""
+    from payment.service import reconcile_payments
+
+    if reconcile_payments(system.uow, system.providers, system.now(), system.settings.reconcile_after_seconds):
+        system.events_committed()
+
+
+def purge_job(system: System) -> None:
+    """Hourly: forget idempotency keys older than 24 hours."""
+    from api.idempotency import purge_expired
+
+    purge_expired(system.uow, system.now())

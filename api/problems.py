@@ -11,7 +11,7 @@ import json
 import logging
 from typing import Any, TypeVar
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
@@ -82,20 +82,34 @@ def install_problem_handlers(app: FastAPI) -> None:
             return domain_problem(InvalidJson("the request body is not valid JSON"))
         return domain_problem(validation_problem(errors))
 
+    # NiceGUI renders HTML error pages; under /api every error is problem+json instead.
+    from fastapi.exception_handlers import http_exception_handler
+    from nicegui.nicegui import _exception_handler_404, _exception_handler_500
 
-def not_found_router() -> APIRouter:
-    """A catch-all for ``/api/...`` registered last: unknown API paths get 404 problem+json."""
-    router = APIRouter(include_in_schema=False)
+    async def _http(request: Request, error: Exception):
+        if _is_api(request) and isinstance(error, StarletteHTTPException):
+            code = "not_found" if error.status_code == 404 else "http_error"
+            detail = (
+                f"no API route {request.method} {request.url.path}" if error.status_code == 404 else str(error.detail)
+            )
+            return problem(error.status_code, code, _TITLES.get(error.status_code, "HTTP error"), detail)
+        if getattr(error, "status_code", None) == 404:
+            return await _exception_handler_404(request, error)
+        return await http_exception_handler(request, error)
 
-    @router.api_route("/api/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
-    async def _unknown(path: str) -> JSONResponse:
-        return problem(404, "not_found", "Not found", f"no API route /api/{path}")
+    async def _crash(request: Request, error: Exception):
+        if _is_api(request):
+            log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
+            return problem(500, "internal_error", "Internal error", "the server failed; the error is logged")
+        return await _exception_handler_500(request, error)
 
-    return router
+    app.add_exception_handler(404, _http)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(Exception, _crash)
 
 
-def http_exception_as_problem(request: Request, error: StarletteHTTPException) -> JSONResponse | None:
-    """For ``/api`` paths, the problem+json form of a framework HTTP error (405, 404 ...)."""
-    if not request.url.path.startswith("/api"):
-        return None
-    return problem(error.status_code, "http_error", str(error.detail), str(error.detail))
+_TITLES = {404: "Not found", 405: "Method not allowed"}
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path == "/api" or request.url.path.startswith("/api/")

@@ -166,6 +166,7 @@ class OutboxEvent(SQLModel, table=True):
     source: str = Field(max_length=100)
     subject: str | None = Field(default=None, max_length=100, index=True)
     time: datetime = _ts()
+    sequence: int = Field(default=0, description="order of events staged in one transaction")
     data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     published_at: datetime | None = _ts(nullable=True, index=True)
 

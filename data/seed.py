@@ -16,7 +16,7 @@ EVERY_DAY = range(0, 7)
 DEMO_RESOURCES = [
     ("Meeting room Neva", "Europe/Moscow", 60, 150_000, [(WEEKDAYS, "09:00", "19:00"), ([5], "10:00", "16:00")]),
     ("Tennis court 1", "Europe/Moscow", 60, 220_000, [(EVERY_DAY, "07:00", "23:00")]),
-    ("Massage: Anna Petrova", "Europe/Moscow", 30, 180_000, [(WEEKDAYS, "10:00", "14:00"), (WEEKDAYS, "15:00", "20:00")]),
+    ("Massage: Anna", "Europe/Moscow", 30, 180_000, [(WEEKDAYS, "10:00", "14:00"), (WEEKDAYS, "15:00", "20:00")]),
     ("Studio Berlin (24/7)", "Europe/Berlin", 30, 90_000, [(EVERY_DAY, "00:00", "24:00")]),
 ]
 

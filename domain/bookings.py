@@ -288,3 +288,10 @@ def _locked_booking(session: Session, uow: UnitOfWork, booking_id: str) -> Booki
 
 def _payments(session: Session, booking_id: str) -> list[Payment]:
     return list(session.exec(select(Payment).where(Payment.booking_id == booking_id)).all())
+
+
+def latest_bookings(uow: UnitOfWork, limit: int = 50) -> list[dict]:
+    """The newest bookings (unmasked views, for staff screens), newest first."""
+    with uow.begin() as session:
+        rows = session.exec(select(Booking, Resource).join(Resource).order_by(Booking.created_at.desc()).limit(limit))
+        return [booking_view(booking, resource) for booking, resource in rows.all()]

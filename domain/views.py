@@ -84,6 +84,7 @@ def booking_view(
         "id": booking.id,
         "resource_id": booking.resource_id,
         "resource_name": resource.name,
+        "timezone": resource.timezone,
         "start": local_iso(booking.start_at, resource.timezone),
         "end": local_iso(booking.end_at, resource.timezone),
         "slots": booking.slots,

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-29 15:40:37.030893
+Create Date: 2026-11-29 15:46:46.228626
 """
 
 from collections.abc import Sequence
@@ -73,6 +73,7 @@ def upgrade() -> None:
         sa.Column("source", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
         sa.Column("subject", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
         sa.Column("time", data.types.UTCDateTime(), nullable=False),
+        sa.Column("sequence", sa.Integer(), nullable=False),
         sa.Column("data", sa.JSON(), nullable=False),
         sa.Column("published_at", data.types.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id"),

@@ -1,0 +1,88 @@
+"""Booking Desk: the composition root and command line.
+
+``python app.py`` (or ``make run``) serves the API, the pages and, with ``BOOKING_BACKGROUND=1``,
+the outbox relay, consumers and scheduler. ``create_app(settings)`` builds everything on NiceGUI's
+FastAPI app without starting threads, so tests (NiceGUI's pytest plugin included, which runs this
+file as ``__main__``) can import it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+from nicegui import app, ui
+
+from api import bookings, payments, resources, webhooks
+from api.problems import install_problem_handlers
+from pages import index, pay, sandbox
+from settings import Settings, load_settings_or_exit
+from system import System, bootstrap, start_background, stop_background
+
+log = logging.getLogger("booking_desk")
+
+
+def create_app(settings: Settings) -> System:
+    """Wire the ``System`` into NiceGUI's app: API routers, pages, error mapping, lifecycle hooks.
+
+    Background work is started in ``app.on_startup`` only, and only if ``settings.background``.
+    """
+    system = bootstrap(settings)
+    install_problem_handlers(app)
+    app.openapi_url = "/api/openapi.json"
+    app.docs_url = "/api/docs"
+    app.redoc_url = None
+    app.title = "Booking Desk API"
+    for module in (resources, bookings, payments, webhooks):
+        app.include_router(module.make_router(system))
+    sandbox.register(system, app)
+    pay.register(system)
+    index.register(system)
+
+    async def on_startup() -> None:
+        system.live.attach(asyncio.get_running_loop())
+        if settings.background:
+            start_background(system)
+
+    async def on_shutdown() -> None:
+        stop_background(system)
+
+    app.on_startup(on_startup)
+    app.on_shutdown(on_shutdown)
+    return system
+
+
+def main(argv: list[str]) -> None:
+    """``python app.py [serve]``: start the web app (and background work) on the settings' address."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    command = argv[1] if len(argv) > 1 else "serve"
+    if command not in {"serve"}:
+        print(f"error: unknown command {command!r}; use: python app.py [serve]", file=sys.stderr)
+        raise SystemExit(2)
+    settings = load_settings_or_exit()
+    system = create_app(settings)
+    where = f"data in {settings.data_dir}, database {_safe(settings.database_url)}"
+    print(f"Booking Desk on {settings.public_url}  ({where})", flush=True)
+    ui.run(
+        host=settings.host,
+        port=settings.port,
+        title="Booking Desk",
+        reload=False,
+        show=False,
+        storage_secret=settings.storage_secret,
+        fastapi_docs=True,
+        favicon="📅",
+    )
+    del system
+
+
+def _safe(url: str) -> str:
+    """A database URL without its password, for logs."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
