@@ -14,9 +14,10 @@ import sys
 
 from nicegui import app, ui
 
-from api import bookings, payments, resources, webhooks
+from api import auth, bookings, payments, resources, webhooks
 from api.problems import install_problem_handlers
-from pages import index, pay, sandbox
+from domain.accounts import ensure_admin
+from pages import index, login, pay, sandbox
 from settings import Settings, load_settings_or_exit
 from system import System, bootstrap, start_background, stop_background
 
@@ -29,13 +30,20 @@ def create_app(settings: Settings) -> System:
     Background work is started in ``app.on_startup`` only, and only if ``settings.background``.
     """
     system = bootstrap(settings)
+    generated = ensure_admin(system.uow, settings.admin_password, system.now())
+    if generated:
+        print(f"Created the manager account 'admin' with password: {generated}  (shown once)", flush=True)
+    sessions = auth.Sessions(settings.storage_secret)
+    app.add_middleware(auth.AuthMiddleware, system=system, sessions=sessions)
     install_problem_handlers(app)
     app.openapi_url = "/api/openapi.json"
     app.docs_url = "/api/docs"
     app.redoc_url = None
     app.title = "Booking Desk API"
+    app.include_router(auth.make_router(system, sessions))
     for module in (resources, bookings, payments, webhooks):
         app.include_router(module.make_router(system))
+    login.register_page(system)
     sandbox.register(system, app)
     pay.register(system)
     index.register(system)
@@ -70,7 +78,6 @@ def main(argv: list[str]) -> None:
         title="Booking Desk",
         reload=False,
         show=False,
-        storage_secret=settings.storage_secret,
         fastapi_docs=True,
         favicon="📅",
     )

@@ -128,6 +128,8 @@ def stop_background(system: System) -> None:
         system.scheduler = None
     if system.transport is not None:
         system.transport.stop()
+    if system.sandbox is not None:
+        system.sandbox.close()
 
 
 def expire_holds_job(system: System) -> None:

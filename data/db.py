@@ -75,7 +75,8 @@ class UnitOfWork:
         try:
             yield session
         finally:
-            session.rollback()
+            # close() rolls back what was not committed without expiring loaded objects, so
+            # views built from them stay readable after the block.
             session.close()
 
     @property

@@ -239,3 +239,33 @@ class IdempotencyRecord(SQLModel, table=True):
     response_body: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = _ts()
     expires_at: datetime = _ts(index=True)
+
+
+class User(SQLModel, table=True):
+    """A dashboard account: ``staff`` (front desk) or ``manager`` (everything)."""
+
+    __tablename__ = "app_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=60, unique=True)
+    password_hash: str = Field(max_length=200, description="argon2id hash")
+    role: str = Field(max_length=20, description="staff | manager")
+    locale: str | None = Field(default=None, max_length=5, description="dashboard language; None = BOOKING_LOCALE")
+    active: bool = True
+    session_version: int = Field(default=1, description="bumped to end every session of the user")
+    failed_logins: int = 0
+    locked_until: datetime | None = _ts(nullable=True)
+    created_at: datetime = _ts()
+
+
+class ApiToken(SQLModel, table=True):
+    """A staff API token (``Authorization: Bearer <token>``); only its SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    name: str = Field(max_length=100)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = _ts()
+    last_used_at: datetime | None = _ts(nullable=True)

@@ -95,3 +95,25 @@ class InvalidJson(DomainError):
     code = "invalid_json"
     status = 400
     title = "Body is not valid JSON"
+
+
+class Unauthorized(DomainError):
+    """No valid session or API token for a staff route."""
+
+    code = "unauthorized"
+    status = 401
+    title = "Authentication required"
+
+
+class InvalidCredentials(DomainError):
+    code = "invalid_credentials"
+    status = 401
+    title = "Wrong username or password"
+
+
+class AccountLocked(DomainError):
+    """Too many failed logins in a row: the account is locked for a while."""
+
+    code = "account_locked"
+    status = 429
+    title = "Account temporarily locked"

@@ -135,14 +135,19 @@ def test_book_and_pay_confirms_booking_mails_customer_and_notifies_integrations(
         pay(client, booking["id"], "succeeded")
         wait_until(lambda: status_of(client, booking["id"]) == "confirmed", timeout=5, what="confirmed")
 
-        def mail_for_customer():
+        def confirmation_mail():
             for path in (app.data_dir / "mail").glob("*.eml"):
                 message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-                if message["To"] == "greta@example.test" and booking["id"] in path.read_text(errors="replace"):
+                text = message.get_body(("plain",)).get_content()
+                if (
+                    message["To"].addresses[0].addr_spec == "greta@example.test"
+                    and booking["id"] in text
+                    and "confirmed" in message["Subject"].lower()
+                ):
                     return message
             return None
 
-        assert wait_until(mail_for_customer, timeout=5, what="a mail to the customer")["Message-ID"]
+        assert wait_until(confirmation_mail, timeout=5, what="a confirmation mail to the customer")["Message-ID"]
         for event_type in ("booking.created", "payment.succeeded", "booking.confirmed"):
             deliveries = wait_until(
                 lambda t=event_type: receiver.at("/ok", t, booking["id"]), timeout=5, what=event_type
@@ -314,8 +319,9 @@ def _integration_delivery(app: AppProcess, booking_id: str) -> dict | None:
             row = (
                 conn.execute(
                     text(
-                        "SELECT d.status, d.attempts, d.last_error FROM delivery d JOIN outbox_event e ON e.id = d.event_id "
-                        "WHERE e.subject = :subject AND e.type = 'booking.created' AND d.consumer = 'integration'"
+                        "SELECT d.status, d.attempts, d.last_error FROM delivery d"
+                        " JOIN outbox_event e ON e.id = d.event_id"
+                        " WHERE e.subject = :subject AND e.type = 'booking.created' AND d.consumer = 'integration'"
                     ),
                     {"subject": booking_id},
                 )

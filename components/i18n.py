@@ -1,0 +1,101 @@
+"""Dashboard texts in English and Russian.
+
+Each page module registers its own texts with ``register({"en": {...}, "ru": {...}})`` so screens
+can be written side by side; ``translator(locale)`` returns ``t(key, **values)``. A key missing in
+a language falls back to English, then to the key itself (tests check that none is missing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+LOCALES = ("en", "ru")
+LOCALE_NAMES = {"en": "English", "ru": "Русский"}
+_CATALOG: dict[str, dict[str, str]] = {locale: {} for locale in LOCALES}
+
+
+def register(texts: dict[str, dict[str, str]]) -> None:
+    """Add texts: ``{"en": {key: text}, "ru": {key: text}}``; texts may use ``{name}`` fields."""
+    for locale, entries in texts.items():
+        if locale not in _CATALOG:
+            raise ValueError(f"unknown locale {locale!r}; known: {', '.join(LOCALES)}")
+        _CATALOG[locale].update(entries)
+
+
+def translate(locale: str, key: str, **values: object) -> str:
+    """The text for ``key`` in ``locale`` with ``values`` filled in."""
+    text = _CATALOG.get(locale, {}).get(key) or _CATALOG["en"].get(key) or key
+    return text.format(**values) if values else text
+
+
+def translator(locale: str) -> Callable[..., str]:
+    """``t(key, **values)`` bound to ``locale``."""
+    return lambda key, **values: translate(locale, key, **values)
+
+
+def missing_keys() -> dict[str, list[str]]:
+    """Keys that some locale lacks, per locale (for the test that keeps both languages complete)."""
+    every = set().union(*(entries.keys() for entries in _CATALOG.values()))
+    return {locale: sorted(every - entries.keys()) for locale, entries in _CATALOG.items() if every - entries.keys()}
+
+
+register(
+    {
+        "en": {
+            "app.name": "Booking Desk",
+            "nav.overview": "Overview",
+            "nav.availability": "Availability",
+            "nav.new_booking": "New booking",
+            "nav.bookings": "Bookings",
+            "nav.payments": "Payments",
+            "nav.events": "Events",
+            "nav.notifications": "Notifications",
+            "nav.settings": "Settings",
+            "nav.kiosk": "Kiosk",
+            "nav.api_docs": "API docs",
+            "user.logout": "Sign out",
+            "user.role.staff": "Front desk",
+            "user.role.manager": "Manager",
+            "live.connected": "Live",
+            "error.forbidden": "This screen needs the manager role.",
+            "status.pending_payment": "pending payment",
+            "status.confirmed": "confirmed",
+            "status.expired": "expired",
+            "status.cancelled": "cancelled",
+            "status.pending": "pending",
+            "status.succeeded": "succeeded",
+            "status.failed": "failed",
+            "status.refunded": "refunded",
+            "status.retrying": "retrying",
+            "status.dead": "dead",
+        },
+        "ru": {
+            "app.name": "Booking Desk",
+            "nav.overview": "Обзор",
+            "nav.availability": "Занятость",
+            "nav.new_booking": "Новая бронь",
+            "nav.bookings": "Брони",
+            "nav.payments": "Платежи",
+            "nav.events": "События",
+            "nav.notifications": "Уведомления",
+            "nav.settings": "Настройки",
+            "nav.kiosk": "Киоск",
+            "nav.api_docs": "Документация API",
+            "user.logout": "Выйти",
+            "user.role.staff": "Администратор стойки",
+            "user.role.manager": "Менеджер",
+            "live.connected": "Онлайн",
+            "error.forbidden": "Этот экран доступен только менеджеру.",
+            "status.pending_payment": "ожидает оплаты",
+            "status.confirmed": "подтверждена",
+            "status.expired": "истекла",
+            "status.cancelled": "отменена",
+            "status.pending": "в обработке",
+            "status.succeeded": "оплачен",
+            "status.failed": "ошибка",
+            "status.refunded": "возвращён",
+            "status.retrying": "повтор",
+            "status.dead": "не доставлено",
+        },
+    }
+)
