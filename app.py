@@ -14,10 +14,10 @@ import sys
 
 from nicegui import app, ui
 
-from api import auth, bookings, payments, resources, webhooks
+from api import auth, bookings, payments, resources, staff, webhooks
 from api.problems import install_problem_handlers
 from domain.accounts import ensure_admin
-from pages import index, login, pay, sandbox
+from pages import register_all
 from settings import Settings, load_settings_or_exit
 from system import System, bootstrap, start_background, stop_background
 
@@ -41,12 +41,9 @@ def create_app(settings: Settings) -> System:
     app.redoc_url = None
     app.title = "Booking Desk API"
     app.include_router(auth.make_router(system, sessions))
-    for module in (resources, bookings, payments, webhooks):
+    for module in (resources, staff, bookings, payments, webhooks):
         app.include_router(module.make_router(system))
-    login.register_page(system)
-    sandbox.register(system, app)
-    pay.register(system)
-    index.register(system)
+    register_all(system)
 
     async def on_startup() -> None:
         system.live.attach(asyncio.get_running_loop())

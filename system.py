@@ -14,6 +14,7 @@ from components.live import LiveHub
 from data.db import UnitOfWork, make_engine
 from data.migrate import migrate
 from data.seed import seed_demo_data
+from integrations.endpoints import all_urls
 from integrations.webhooks import make_integration_handler
 from messaging.consumer import Consumer, RetryPolicy
 from messaging.embedded import EmbeddedTransport
@@ -74,7 +75,7 @@ def bootstrap(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Sy
         Consumer(
             "integration",
             make_integration_handler(
-                uow, settings.integration_webhook_urls, settings.integration_webhook_secret, clock
+                uow, all_urls(uow, settings.integration_webhook_urls), settings.integration_webhook_secret, clock
             ),
         ),
         Consumer(

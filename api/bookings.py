@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from api.auth import CurrentUser
 from api.idempotency import idempotent
 from api.problems import json_body, parse_model
 from api.schemas import BookingCreate
@@ -53,8 +54,8 @@ def make_router(system: System) -> APIRouter:
         return await idempotent(system.uow, system.clock, request, "POST /api/bookings", body, handle)
 
     @router.get("/bookings/{booking_id}", summary="A booking with its payments")
-    async def read_booking(booking_id: str) -> dict:
+    async def read_booking(booking_id: str, principal: CurrentUser) -> dict:
         """The booking; without staff authentication the customer's email and phone are masked."""
-        return await run_in_threadpool(get_booking, system.uow, booking_id, masked=True)
+        return await run_in_threadpool(get_booking, system.uow, booking_id, masked=principal is None)
 
     return router

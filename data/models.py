@@ -269,3 +269,18 @@ class ApiToken(SQLModel, table=True):
     token_hash: str = Field(max_length=64, unique=True)
     created_at: datetime = _ts()
     last_used_at: datetime | None = _ts(nullable=True)
+
+
+class IntegrationEndpoint(SQLModel, table=True):
+    """An outbound webhook endpoint added in the dashboard (besides those in the environment).
+
+    Only public addresses are accepted here (no loopback, private or link-local: DESIGN.md
+    section 9, server-side request forgery)."""
+
+    __tablename__ = "integration_endpoint"
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(max_length=500, unique=True)
+    description: str = Field(default="", max_length=200)
+    active: bool = True
+    created_at: datetime = _ts()

@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 from data.db import UnitOfWork
 from data.models import Booking, Closure, OpeningHours, Payment, Resource, SlotClaim
 from domain import availability as rules
-from domain.errors import InvalidState, NotFound, SlotUnavailable, ValidationProblem
+from domain.errors import NotFound, SlotUnavailable, ValidationProblem
 from domain.events import EventType
 from domain.states import BOOKING_TRANSITIONS, BookingStatus, check_transition
 from domain.views import booking_view
@@ -258,24 +258,6 @@ def expire_holds(uow: UnitOfWork, now: datetime, limit: int = 200) -> int:
         return len(bookings)
 
 
-def cancel_pending_booking(uow: UnitOfWork, booking_id: str, now: datetime) -> dict:
-    """Cancel a ``pending_payment`` booking: free its slots and stage ``booking.cancelled``.
-
-    Raises ``NotFound`` or ``InvalidState`` (any other status)."""
-    with uow.begin() as session:
-        booking = _locked_booking(session, uow, booking_id)
-        if booking.status != BookingStatus.PENDING_PAYMENT:
-            raise InvalidState(f"booking is {booking.status}; only a pending_payment booking can be cancelled")
-        booking.status = BookingStatus.CANCELLED
-        booking.updated_at = now
-        session.add(booking)
-        release_slots(session, booking.id)
-        view = booking_view(booking, session.get(Resource, booking.resource_id), _payments(session, booking.id))
-        add_event(session, EventType.BOOKING_CANCELLED, view, subject=booking.id, now=now)
-        session.commit()
-        return view
-
-
 def _locked_booking(session: Session, uow: UnitOfWork, booking_id: str) -> Booking:
     query = select(Booking).where(Booking.id == booking_id)
     if uow.is_postgres:
@@ -295,3 +277,82 @@ def latest_bookings(uow: UnitOfWork, limit: int = 50) -> list[dict]:
     with uow.begin() as session:
         rows = session.exec(select(Booking, Resource).join(Resource).order_by(Booking.created_at.desc()).limit(limit))
         return [booking_view(booking, resource) for booking, resource in rows.all()]
+
+
+def search_bookings(
+    uow: UnitOfWork,
+    *,
+    status: str | None = None,
+    resource_id: int | None = None,
+    start_from: datetime | None = None,
+    start_before: datetime | None = None,
+    query: str | None = None,
+    page: int = 1,
+    per_page: int = 25,
+) -> dict:
+    """Bookings for staff, newest start first, one page at a time.
+
+    Filters: ``status``; ``resource_id``; start in ``[start_from, start_before)`` (aware); ``query``
+    matches the customer's name, email or phone, or the booking id (case-insensitive, substring).
+    Returns ``{"items": [booking views, unmasked], "total": int, "page": int, "per_page": int}``.
+    """
+    from sqlalchemy import func
+
+    if status is not None and status not in set(BookingStatus):
+        raise ValidationProblem(f"status must be one of {', '.join(BookingStatus)}", field="status")
+    page, per_page = max(page, 1), min(max(per_page, 1), 200)
+    conditions = []
+    if status:
+        conditions.append(Booking.status == status)
+    if resource_id is not None:
+        conditions.append(Booking.resource_id == resource_id)
+    if start_from is not None:
+        conditions.append(Booking.start_at >= start_from)
+    if start_before is not None:
+        conditions.append(Booking.start_at < start_before)
+    if query:
+        pattern = f"%{query.strip().lower()}%"
+        conditions.append(
+            or_(
+                func.lower(Booking.customer_name).like(pattern),
+                func.lower(func.coalesce(Booking.customer_email, "")).like(pattern),
+                func.coalesce(Booking.customer_phone, "").like(pattern),
+                Booking.id.like(pattern),
+            )
+        )
+    with uow.begin() as session:
+        total = session.exec(select(func.count()).select_from(Booking).where(*conditions)).one()
+        rows = session.exec(
+            select(Booking, Resource)
+            .join(Resource)
+            .where(*conditions)
+            .order_by(Booking.start_at.desc(), Booking.id)
+            .offset((page - 1) * per_page)
+            .limit(per_page)
+        ).all()
+        ids = [booking.id for booking, _ in rows]
+        payments: dict[str, list[Payment]] = {}
+        if ids:
+            for payment in session.exec(select(Payment).where(Payment.booking_id.in_(ids))).all():
+                payments.setdefault(payment.booking_id, []).append(payment)
+        items = [booking_view(booking, resource, payments.get(booking.id, [])) for booking, resource in rows]
+        return {"items": items, "total": total, "page": page, "per_page": per_page}
+
+
+def cancel_booking(uow: UnitOfWork, booking_id: str, now: datetime) -> tuple[dict, list[str]]:
+    """Cancel a ``pending_payment`` or ``confirmed`` booking: free its slots and stage
+    ``booking.cancelled``. Returns the booking view and the ids of its succeeded payments, which
+    the caller refunds (``payment.service.cancel_and_refund``). Raises ``NotFound`` or
+    ``InvalidState`` (already expired or cancelled)."""
+    with uow.begin() as session:
+        booking = _locked_booking(session, uow, booking_id)
+        check_transition(BOOKING_TRANSITIONS, "booking", booking.status, BookingStatus.CANCELLED)
+        booking.status = BookingStatus.CANCELLED
+        booking.updated_at = now
+        session.add(booking)
+        release_slots(session, booking.id)
+        payments = _payments(session, booking.id)
+        view = booking_view(booking, session.get(Resource, booking.resource_id), payments)
+        add_event(session, EventType.BOOKING_CANCELLED, view, subject=booking.id, now=now)
+        session.commit()
+        return view, [p.id for p in payments if p.status == "succeeded"]

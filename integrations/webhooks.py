@@ -10,6 +10,7 @@ sent it again when the delivery is redelivered for another endpoint's failure.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC
 
 import httpx
@@ -39,7 +40,7 @@ class WebhookDeliveryFailed(Exception):
 
 def make_integration_handler(
     uow: UnitOfWork,
-    urls: list[str],
+    urls: list[str] | Callable[[], list[str]],
     secret: str,
     clock: Clock,
     client: httpx.Client | None = None,
@@ -47,19 +48,25 @@ def make_integration_handler(
 ) -> Handler:
     """A handler that POSTs each event to every URL in ``urls`` not yet accepted for it.
 
+    ``urls`` is a list, or a function called for each event (so endpoints added in the dashboard
+    take effect at once).
+
     ``secret`` is the ``whsec_...`` signing secret; ``clock`` gives the signature timestamp and
     the record times (aware UTC; receivers reject timestamps more than 5 minutes off, so it must
     be the real time in production). A 2xx answer is accepted; any other answer, a timeout or a
     connection error fails. Each attempt is recorded in ``IntegrationSend``. The handler raises
     ``WebhookDeliveryFailed`` naming the failing URLs if any failed; with no URLs it does nothing.
     """
-    urls = list(urls)
-    signer = Webhook(secret) if urls else None
+    current_urls = urls if callable(urls) else (lambda fixed=list(urls): fixed)
+    signer = Webhook(secret) if secret else None
     http = client or httpx.Client(follow_redirects=False)
 
     def handle(event: CloudEvent) -> None:
+        urls = current_urls()
         if not urls:
             return
+        if signer is None:
+            raise RuntimeError("outbound webhooks need BOOKING_INTEGRATION_WEBHOOK_SECRET")
         with uow.begin() as session:
             done = session.exec(
                 select(IntegrationSend.url).where(

@@ -34,7 +34,7 @@ register(
 )
 
 
-def register_page(system: System) -> None:
+def register(system: System) -> None:
     @ui.page("/login", title="Booking Desk")
     def login(next: str = "/", error: str = "", username: str = "") -> None:  # noqa: A002
         t = translator(system.settings.locale)

@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from nicegui import app as nicegui_app
 from starlette.concurrency import run_in_threadpool
 
 from api.problems import domain_problem, json_body
@@ -33,8 +34,10 @@ TEMPLATES = Environment(
 TRUE, FALSE = {"true", "1", "on", "yes"}, {"false", "0", "off", "no"}
 
 
-def register(system: System, app: FastAPI) -> None:
-    """Add the sandbox routes to ``app`` (NiceGUI's FastAPI app) if the sandbox is enabled."""
+def register(system: System, target: FastAPI | None = None) -> None:
+    """Add the sandbox routes to ``target`` (NiceGUI's FastAPI app by default) if the sandbox is
+    enabled."""
+    app = target or nicegui_app
     gateway: SandboxGateway | None = system.sandbox
     if gateway is None:
         return

@@ -616,3 +616,18 @@ def _money(amount: int, currency: str) -> str:
 def _text(raw_body: bytes) -> str:
     """The body as text for a receipt (PostgreSQL text cannot hold NUL)."""
     return raw_body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+
+
+def cancel_and_refund(uow: UnitOfWork, providers: Providers, booking_id: str, now: datetime) -> dict[str, Any]:
+    """Staff cancel a booking: ``pending_payment`` or ``confirmed`` becomes ``cancelled`` (slots
+    freed, ``booking.cancelled``), then every succeeded payment of it is refunded through its
+    provider (``payment.refunded``); a refund the provider refuses is flagged for staff.
+
+    Returns the booking view after the refunds. Raises ``NotFound`` or ``InvalidState``.
+    """
+    from domain.bookings import cancel_booking, get_booking
+
+    _view, paid = cancel_booking(uow, booking_id, now)
+    for payment_id in paid:
+        refund_payment(uow, providers, payment_id, now)
+    return get_booking(uow, booking_id, masked=False)

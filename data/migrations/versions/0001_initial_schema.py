@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-29 15:47:45.601008
+Create Date: 2026-11-29 15:54:38.728649
 """
 
 from collections.abc import Sequence
@@ -51,6 +51,16 @@ def upgrade() -> None:
     with op.batch_alter_table("idempotency_record", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_idempotency_record_expires_at"), ["expires_at"], unique=False)
 
+    op.create_table(
+        "integration_endpoint",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("url", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+        sa.Column("description", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_at", data.types.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("url"),
+    )
     op.create_table(
         "integration_send",
         sa.Column("event_id", sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
@@ -364,6 +374,7 @@ def downgrade() -> None:
 
     op.drop_table("mail_message")
     op.drop_table("integration_send")
+    op.drop_table("integration_endpoint")
     with op.batch_alter_table("idempotency_record", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_idempotency_record_expires_at"))
 
