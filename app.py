@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 
 from nicegui import app, ui
@@ -30,6 +31,7 @@ def create_app(settings: Settings) -> System:
     Background work is started in ``app.on_startup`` only, and only if ``settings.background``.
     """
     system = bootstrap(settings)
+    app.state.system = system  # for tests and tools; code receives the system explicitly
     generated = ensure_admin(system.uow, settings.admin_password, system.now())
     if generated:
         print(f"Created the manager account 'admin' with password: {generated}  (shown once)", flush=True)
@@ -61,7 +63,8 @@ def create_app(settings: Settings) -> System:
 def main(argv: list[str]) -> None:
     """``python app.py [serve]``: start the web app (and background work) on the settings' address."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    command = argv[1] if len(argv) > 1 else "serve"
+    # Under NiceGUI's pytest plugin this file runs as __main__ with pytest's own arguments.
+    command = argv[1] if len(argv) > 1 and "PYTEST_CURRENT_TEST" not in os.environ else "serve"
     if command not in {"serve"}:
         print(f"error: unknown command {command!r}; use: python app.py [serve]", file=sys.stderr)
         raise SystemExit(2)

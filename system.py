@@ -48,6 +48,7 @@ class System:
     transport: Any = None
     live: Any = None
     scheduler: Any = None
+    mailer: Any = None
 
     def now(self) -> datetime:
         return self.clock()
@@ -71,6 +72,7 @@ def bootstrap(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Sy
     system.providers, system.sandbox = build_providers(settings, uow, clock)
 
     mailer = FileMailer(settings.data_dir / "mail")
+    system.mailer = mailer
     consumers = [
         Consumer(
             "integration",
