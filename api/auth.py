@@ -49,6 +49,24 @@ PUBLIC = [
 ]
 
 
+PUBLIC_API = {
+    ("GET", "/api/resources"),
+    ("GET", "/api/availability"),
+    ("POST", "/api/bookings"),
+    ("GET", "/api/bookings/{booking_id}"),
+    ("POST", "/api/payments"),
+    ("GET", "/api/payments/{payment_id}"),
+    ("POST", "/api/webhooks/payments/{provider}"),
+    ("POST", "/api/session"),
+    ("DELETE", "/api/session"),
+    ("GET", "/api/openapi.json"),
+    ("GET", "/api/docs"),
+    ("GET", "/api/docs/oauth2-redirect"),
+}
+"""API routes open to clients without a staff session (DESIGN.md section 5); every other route
+under /api needs ``StaffUser`` or ``ManagerUser`` (the route audit test checks this list)."""
+
+
 def is_public(path: str) -> bool:
     """True for paths anyone may open (the kiosk, payment pages, login, the API's own checks)."""
     return any(pattern.match(path) for pattern in PUBLIC)

@@ -83,3 +83,6 @@ class Clock:
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
+
+
+from tests.ui_support import desk_env  # noqa: E402, F401  (fixture for NiceGUI User tests, shared by all)

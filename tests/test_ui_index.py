@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from nicegui.testing import User
 
-from tests.ui_support import ADMIN_PASSWORD, desk_env, sign_in  # noqa: F401 (fixture)
+from tests.ui_support import ADMIN_PASSWORD, sign_in
 
 
 async def test_staff_pages_redirect_anonymous_users_to_login(desk_env, user: User):

@@ -30,7 +30,7 @@ async def sign_in(user: User, username: str = "admin", password: str = ADMIN_PAS
     assert answer.status_code == 200, answer.text
 
 
-async def add_staff(user: User, username: str = "frontdesk") -> None:
+def add_staff(user: User, username: str = "frontdesk") -> None:
     """Create a ``staff`` account directly in the database of the running app."""
     from nicegui import app
 
