@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import sys
+import threading
 
 from nicegui import app, ui
 
@@ -20,7 +22,7 @@ from api.problems import install_problem_handlers
 from domain.accounts import ensure_admin
 from pages import register_all
 from settings import Settings, load_settings_or_exit
-from system import System, bootstrap, start_background, stop_background
+from system import System, bootstrap, start_background, start_web_only, stop_background
 
 log = logging.getLogger("booking_desk")
 
@@ -51,6 +53,8 @@ def create_app(settings: Settings) -> System:
         system.live.attach(asyncio.get_running_loop())
         if settings.background:
             start_background(system)
+        else:
+            start_web_only(system)
 
     async def on_shutdown() -> None:
         stop_background(system)
@@ -60,15 +64,33 @@ def create_app(settings: Settings) -> System:
     return system
 
 
+def run_worker(settings: Settings) -> None:
+    """``python app.py worker``: the relay, consumers and scheduler jobs without the web UI, so
+    consumers scale apart from web processes. Stops on SIGINT or SIGTERM."""
+    system = bootstrap(settings, role="worker")
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    start_background(system)
+    print(f"Booking Desk worker running (database {_safe(settings.database_url)})", flush=True)
+    stopping.wait()
+    stop_background(system)
+
+
 def main(argv: list[str]) -> None:
-    """``python app.py [serve]``: start the web app (and background work) on the settings' address."""
+    """``python app.py [serve|worker]``: start the web app (and background work) on the settings'
+    address, or a worker without the UI."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pika").setLevel(logging.WARNING)
     # Under NiceGUI's pytest plugin this file runs as __main__ with pytest's own arguments.
     command = argv[1] if len(argv) > 1 and "PYTEST_CURRENT_TEST" not in os.environ else "serve"
-    if command not in {"serve"}:
-        print(f"error: unknown command {command!r}; use: python app.py [serve]", file=sys.stderr)
+    if command not in {"serve", "worker"}:
+        print(f"error: unknown command {command!r}; use: python app.py [serve|worker]", file=sys.stderr)
         raise SystemExit(2)
     settings = load_settings_or_exit()
+    if command == "worker":
+        run_worker(settings)
+        return
     system = create_app(settings)
     where = f"data in {settings.data_dir}, database {_safe(settings.database_url)}"
     print(f"Booking Desk on {settings.public_url}  ({where})", flush=True)

@@ -17,7 +17,7 @@ from data.seed import seed_demo_data
 from integrations.endpoints import all_urls
 from integrations.webhooks import make_integration_handler
 from messaging.consumer import Consumer, RetryPolicy
-from messaging.embedded import EmbeddedTransport
+from messaging.factory import make_transport
 from notifications.handlers import make_notification_handler
 from notifications.mailer import FileMailer
 from payment.providers import build_providers
@@ -59,9 +59,13 @@ class System:
             self.transport.notify()
 
 
-def bootstrap(settings: Settings, clock: Callable[[], datetime] = utc_now) -> System:
+def bootstrap(settings: Settings, clock: Callable[[], datetime] = utc_now, *, role: str = "web") -> System:
     """Build the ``System``: migrate the database, seed demo data if asked, create the payment
-    providers, the transport and its consumers. Starts no threads (``start_background`` does)."""
+    providers, the transport and its consumers. Starts no threads (``start_background`` does).
+
+    ``role`` is ``web`` (serves pages; open screens are refreshed from the events) or ``worker``
+    (consumers and jobs only). A web process runs the consumers only with ``BOOKING_BACKGROUND=1``.
+    """
     engine = make_engine(settings.database_url)
     migrate(engine)
     uow = UnitOfWork(engine)
@@ -88,7 +92,15 @@ def bootstrap(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Sy
         ),
     ]
     policy = RetryPolicy(settings.retry_delays, settings.max_redeliveries)
-    system.transport = EmbeddedTransport(uow, consumers, policy, clock, on_published=system.live.publish)
+    system.transport = make_transport(
+        settings,
+        uow,
+        consumers,
+        policy,
+        clock,
+        on_published=system.live.publish if role == "web" else None,
+        run_consumers=settings.background or role == "worker",
+    )
     return system
 
 
@@ -122,6 +134,13 @@ def start_background(system: System) -> None:
     scheduler.start()
     system.scheduler = scheduler
     log.info("background started: relay, consumers and %d scheduler jobs", len(jobs))
+
+
+def start_web_only(system: System) -> None:
+    """A web process without background work (``BOOKING_BACKGROUND=0``): with RabbitMQ it still
+    runs the relay and its live queue, so its screens show every process's events."""
+    if system.settings.amqp_url:
+        system.transport.start()
 
 
 def stop_background(system: System) -> None:

@@ -83,4 +83,18 @@ def make_router(system: System) -> APIRouter:
         system.events_committed()
         return view
 
+    @router.get("/diagnostics", summary="Process diagnostics (manager)")
+    async def diagnostics(_manager: ManagerUser) -> dict:
+        """This web process's open page clients, live-update subscribers and resident memory (MiB)."""
+        from nicegui import Client
+
+        rss = next(
+            (int(line.split()[1]) / 1024 for line in open("/proc/self/status") if line.startswith("VmRSS:")), None
+        )
+        return {
+            "page_clients": len(Client.instances),
+            "live_subscribers": len(system.live.event.callbacks),
+            "rss_mib": rss,
+        }
+
     return router

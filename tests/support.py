@@ -182,3 +182,20 @@ class WebhookReceiver:
         if subject:
             items = [r for r in items if r.json.get("subject") == subject]
         return items
+
+
+AMQP_HOST = "127.0.0.1:5672"
+
+
+def rabbitmqctl(*args: str) -> str:
+    """Run ``rabbitmqctl -q ...`` (root on this machine); raises on failure."""
+    done = subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, text=True, timeout=60)
+    return done.stdout
+
+
+def create_vhost() -> tuple[str, Callable[[], None]]:
+    """A fresh RabbitMQ virtual host for one test app; returns its AMQP URL and a function deleting it."""
+    name = f"booking_app_{uuid.uuid4().hex[:10]}"
+    rabbitmqctl("add_vhost", name)
+    rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+    return f"amqp://guest:guest@{AMQP_HOST}/{name}", lambda: rabbitmqctl("delete_vhost", name)

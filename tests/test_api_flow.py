@@ -13,7 +13,15 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from tests.conftest import PG_ADMIN_URL, need
-from tests.support import AppProcess, WebhookReceiver, create_pg_database, start_app, wait_until
+from tests.support import (
+    AppProcess,
+    WebhookReceiver,
+    create_pg_database,
+    create_vhost,
+    rabbitmqctl,
+    start_app,
+    wait_until,
+)
 
 FAST = {
     "retry_delays_seconds": "0.2",
@@ -31,20 +39,34 @@ def receiver():
     server.stop()
 
 
-def _database(kind: str, folder) -> tuple[str, object]:
+def _servers(kind: str, folder) -> tuple[str, dict, list]:
+    """Database URL, extra settings and clean-up functions for one shape of the app:
+    ``sqlite`` and ``postgresql`` use the embedded transport; ``rabbitmq`` is PostgreSQL plus
+    RabbitMQ (a fresh virtual host) as the broker."""
     if kind == "sqlite":
-        return f"sqlite:///{folder}/booking.db", None
+        return f"sqlite:///{folder}/booking.db", {}, []
     try:
-        return create_pg_database(PG_ADMIN_URL)
+        url, drop = create_pg_database(PG_ADMIN_URL)
     except Exception as error:  # noqa: BLE001 (any failure to reach the server)
         need(f"PostgreSQL not reachable: {error}")
+    if kind == "postgresql":
+        return url, {}, [drop]
+    try:
+        amqp_url, delete_vhost = create_vhost()
+    except Exception as error:  # noqa: BLE001
+        drop()
+        need(f"RabbitMQ (rabbitmqctl) not available: {error}")
+    return url, {"amqp_url": amqp_url}, [drop, delete_vhost]
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+SHAPES = ["sqlite", "postgresql", "rabbitmq"]
+
+
+@pytest.fixture(scope="module", params=SHAPES)
 def app(request, tmp_path_factory, receiver):
     """The app with one integration endpoint that accepts everything."""
     folder = tmp_path_factory.mktemp(f"app-{request.param}")
-    url, drop = _database(request.param, folder)
+    url, extra, cleanups = _servers(request.param, folder)
     process = start_app(
         folder,
         url,
@@ -52,18 +74,19 @@ def app(request, tmp_path_factory, receiver):
         integration_webhook_secret=SECRET,
         hold_seconds="120",
         **FAST,
+        **extra,
     )
     yield process
     process.stop()
-    if drop:
-        drop()
+    for cleanup in cleanups:
+        cleanup()
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=SHAPES)
 def failing_app(request, tmp_path_factory, receiver):
     """The app with an endpoint that always fails and one that fails twice, and 2-second holds."""
     folder = tmp_path_factory.mktemp(f"failing-{request.param}")
-    url, drop = _database(request.param, folder)
+    url, extra, cleanups = _servers(request.param, folder)
     process = start_app(
         folder,
         url,
@@ -71,11 +94,12 @@ def failing_app(request, tmp_path_factory, receiver):
         integration_webhook_secret=SECRET,
         hold_seconds="2",
         **FAST,
+        **extra,
     )
     yield process
     process.stop()
-    if drop:
-        drop()
+    for cleanup in cleanups:
+        cleanup()
 
 
 def berlin_id(client: httpx.Client) -> int:
@@ -344,3 +368,19 @@ def test_unpaid_hold_expires_and_frees_the_slot(failing_app: AppProcess, receive
         late = client.post("/api/payments", json={"booking_id": booking["id"]})
         assert late.status_code == 409 and late.json()["code"] == "invalid_state"
         assert book(client, start, resource_id).status_code == 201
+
+
+@pytest.mark.parametrize("app", ["rabbitmq"], indirect=True)
+def test_with_rabbitmq_the_topology_exists_and_events_survive_closed_connections(app: AppProcess, receiver):
+    vhost = app.env["BOOKING_AMQP_URL"].rsplit("/", 1)[1]
+    queues = rabbitmqctl("list_queues", "-p", vhost, "name")
+    for name in ("integration.events", "notification.events", "integration.events.dead", "notification.events.dead"):
+        assert name in queues.split(), queues
+    assert "booking.events" in rabbitmqctl("list_exchanges", "-p", vhost, "name").split()
+    rabbitmqctl("close_all_connections", "-p", vhost, "test: connections closed")
+    with httpx.Client(base_url=app.url, timeout=10) as client:
+        resource_id = berlin_id(client)
+        bookings = [book(client, slot["start"], resource_id).json() for slot in free_slots(client, resource_id)[10:13]]
+    for booking in bookings:
+        wait_until(lambda b=booking: receiver.at("/ok", "booking.created", b["id"]), timeout=30, what="delivery")
+        assert len(receiver.at("/ok", "booking.created", booking["id"])) == 1
