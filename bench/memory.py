@@ -8,7 +8,8 @@ and measures the process's resident set size (VmRSS from /proc) around two loads
 2. 200 page opens and closes in real Chromium (Playwright driving /usr/bin/chromium).
 
 It prints each reading, the growth against the baseline in MiB and as a ratio. Run it with
-``.venv/bin/python bench/memory.py [/page]`` (default ``/bookings``; about four minutes); it is not part of the test suite.
+``.venv/bin/python bench/memory.py [/page]`` (default ``/bookings``; about four minutes); it is not
+part of the test suite.
 """
 
 from __future__ import annotations
