@@ -15,10 +15,11 @@ import signal
 import sys
 import threading
 
-from nicegui import app, ui
+from nicegui import Client, app, background_tasks, ui
 
 from api import auth, bookings, payments, resources, staff, webhooks
 from api.problems import install_problem_handlers
+from components.frame import CONNECT_TIMEOUT_SECONDS
 from domain.accounts import ensure_admin
 from pages import register_all
 from settings import Settings, load_settings_or_exit
@@ -49,8 +50,15 @@ def create_app(settings: Settings) -> System:
         app.include_router(module.make_router(system))
     register_all(system)
 
+    async def prune_unconnected_clients() -> None:
+        # NiceGUI keeps a page's client 60 s when its websocket never connects; drop them sooner.
+        while True:
+            await asyncio.sleep(5)
+            Client.prune_instances(client_age_threshold=CONNECT_TIMEOUT_SECONDS + 5)
+
     async def on_startup() -> None:
         system.live.attach(asyncio.get_running_loop())
+        background_tasks.create(prune_unconnected_clients(), name="prune-unconnected-clients")
         if settings.background:
             start_background(system)
         else:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 from nicegui import run, ui
+from nicegui.client import ClientConnectionTimeout
 
 from components.i18n import LOCALE_NAMES, translator
 from domain.accounts import Principal, update_user
@@ -82,6 +83,25 @@ class PageContext:
             ui.icon("lock").classes("text-3xl text-grey-7")
             ui.label(self.t("error.forbidden")).classes("text-lg").mark("forbidden")
         return False
+
+
+CONNECT_TIMEOUT_SECONDS = 20.0
+"""A page whose websocket has not connected by then is given up (and pruned, see app.py)."""
+
+
+async def open_page(system: System, request: Request) -> PageContext | None:
+    """Wait until the browser's websocket is connected, then return the page's context.
+
+    Screens are built only for browsers that connect: a plain GET (a crawler, a health check, a
+    prefetch) gets the empty page shell and costs almost no memory, instead of a full set of
+    elements kept until NiceGUI prunes the client. Returns ``None`` if no connection comes within
+    ``CONNECT_TIMEOUT_SECONDS``; the page function should then simply return.
+    """
+    try:
+        await ui.context.client.connected(timeout=CONNECT_TIMEOUT_SECONDS)
+    except ClientConnectionTimeout:
+        return None
+    return page_context(system, request)
 
 
 def page_context(system: System, request: Request) -> PageContext:

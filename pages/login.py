@@ -4,9 +4,10 @@ signed session cookie and redirects to ``next``; errors come back as ``?error=<c
 from __future__ import annotations
 
 from nicegui import ui
+from nicegui.client import ClientConnectionTimeout
 
 from api.auth import safe_next
-from components.frame import CSS
+from components.frame import CONNECT_TIMEOUT_SECONDS, CSS
 from components.i18n import register, translator
 from system import System
 
@@ -36,7 +37,11 @@ register(
 
 def register(system: System) -> None:
     @ui.page("/login", title="Booking Desk")
-    def login(next: str = "/", error: str = "", username: str = "") -> None:  # noqa: A002
+    async def login(next: str = "/", error: str = "", username: str = "") -> None:  # noqa: A002
+        try:  # build only for browsers that connect (see components.frame.open_page)
+            await ui.context.client.connected(timeout=CONNECT_TIMEOUT_SECONDS)
+        except ClientConnectionTimeout:
+            return
         t = translator(system.settings.locale)
         ui.add_head_html(CSS)
         with ui.column().classes("absolute-center items-center gap-4"):
