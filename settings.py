@@ -101,6 +101,18 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown timezone {value!r}") from None
         return value
 
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: str) -> str:
+        if value:
+            from notifications.mailer import parse_smtp_url
+
+            try:
+                parse_smtp_url(value)
+            except ValueError as error:
+                raise ValueError(str(error).removeprefix("BOOKING_SMTP_URL: ")) from None
+        return value
+
     @field_validator("sandbox_webhook_secret", "integration_webhook_secret")
     @classmethod
     def _whsec(cls, value: str) -> str:
@@ -167,7 +179,8 @@ def load_settings(**overrides: object) -> Settings:
         field = str(first["loc"][0]) if first["loc"] else "?"
         got = first.get("input")
         shown = f" (got {got!r})" if isinstance(got, str | int | float) else ""
-        raise SettingsError(f"BOOKING_{field.upper()}: {first['msg']}{shown}") from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise SettingsError(f"BOOKING_{field.upper()}: {message}{shown}") from None
     settings.ensure_secrets()
     return settings
 

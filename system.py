@@ -19,7 +19,7 @@ from integrations.webhooks import make_integration_handler
 from messaging.consumer import Consumer, RetryPolicy
 from messaging.factory import make_transport
 from notifications.handlers import make_notification_handler
-from notifications.mailer import FileMailer
+from notifications.mailer import make_mailer
 from payment.providers import build_providers
 from settings import Settings
 
@@ -75,7 +75,7 @@ def bootstrap(settings: Settings, clock: Callable[[], datetime] = utc_now, *, ro
     system = System(settings=settings, uow=uow, clock=clock, live=LiveHub())
     system.providers, system.sandbox = build_providers(settings, uow, clock)
 
-    mailer = FileMailer(settings.data_dir / "mail")
+    mailer = make_mailer(settings)
     system.mailer = mailer
     consumers = [
         Consumer(

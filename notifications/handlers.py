@@ -15,6 +15,7 @@ repeats).
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -94,9 +95,7 @@ def make_notification_handler(
             log.info("no mail for event=%s: booking %s is %s", event.id, booking.get("id"), booking.get("status"))
             return
 
-        locale = booking.get("locale") or DEFAULT_LOCALE
-        if not (TEMPLATES / locale).is_dir():
-            locale = DEFAULT_LOCALE
+        locale = mail_locale(booking.get("locale"))
         context = mail_context(event, booking, locale, public_url if kind in WITH_PAYMENT_LINK else None)
         message = render_message(environment, kind, locale, context)
         message["From"] = mail_from
@@ -110,6 +109,16 @@ def make_notification_handler(
         _record(uow, message, event, booking.get("id"), kind, locale, mailer.backend, clock)
 
     return handle
+
+
+def mail_locale(requested: object) -> str:
+    """The template folder for a booking's ``locale``: its language part (``ru-RU``, ``ru_RU`` ->
+    ``ru``) when that folder exists, else ``DEFAULT_LOCALE``. Every babel call of the mail uses
+    the same value, so texts, dates and money always agree."""
+    language = re.split(r"[-_]", str(requested or "").strip().lower(), maxsplit=1)[0]
+    if re.fullmatch(r"[a-z]{2,3}", language) and (TEMPLATES / language).is_dir():
+        return language
+    return DEFAULT_LOCALE
 
 
 def mail_context(event: CloudEvent, booking: dict[str, Any], locale: str, public_url: str | None) -> dict[str, Any]:
@@ -149,8 +158,9 @@ def render_message(environment: Environment, kind: str, locale: str, context: di
 
 
 def _local(moment: datetime, locale: str) -> str:
-    """Date and time as written in ``locale``, in the moment's own offset (no conversion)."""
-    return f"{format_date(moment, 'medium', locale=locale)}, {format_time(moment, 'short', locale=locale)}"
+    """Date and time as written in ``locale``, in the moment's own offset (no conversion), e.g.
+    ``December 1, 2026, 10:00 AM`` (en) or ``1 декабря 2026 г., 10:00`` (ru)."""
+    return f"{format_date(moment, 'long', locale=locale)}, {format_time(moment, 'short', locale=locale)}"
 
 
 def _record(
