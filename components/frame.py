@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from fastapi import Request
-from nicegui import run, ui
+from nicegui import helpers, run, ui
 from nicegui.client import ClientConnectionTimeout
 
 from components.i18n import LOCALE_NAMES, translator
@@ -89,17 +89,28 @@ CONNECT_TIMEOUT_SECONDS = 20.0
 """A page whose websocket has not connected by then is given up (and pruned, see app.py)."""
 
 
-async def open_page(system: System, request: Request) -> PageContext | None:
-    """Wait until the browser's websocket is connected, then return the page's context.
+async def wait_for_browser() -> bool:
+    """Wait until the page's websocket is connected; False if none comes in time.
 
     Screens are built only for browsers that connect: a plain GET (a crawler, a health check, a
     prefetch) gets the empty page shell and costs almost no memory, instead of a full set of
-    elements kept until NiceGUI prunes the client. Returns ``None`` if no connection comes within
-    ``CONNECT_TIMEOUT_SECONDS``; the page function should then simply return.
+    elements kept until the client is pruned. Under NiceGUI's simulated ``User`` (tests) it
+    returns at once, as the simulation connects only after the page response; the real browser
+    path is covered by the Playwright tests and ``bench/memory.py``.
     """
+    if helpers.is_user_simulation():
+        return True
     try:
         await ui.context.client.connected(timeout=CONNECT_TIMEOUT_SECONDS)
     except ClientConnectionTimeout:
+        return False
+    return True
+
+
+async def open_page(system: System, request: Request) -> PageContext | None:
+    """The page's context once a browser is connected (``wait_for_browser``), else ``None``:
+    the page function should then simply return."""
+    if not await wait_for_browser():
         return None
     return page_context(system, request)
 

@@ -181,7 +181,8 @@ def update_user(
     password: str | None = None,
 ) -> Principal:
     """Change an account. Deactivating or a new password ends the user's sessions.
-    Raises ``NotFound`` or ``ValidationProblem``."""
+    Raises ``NotFound`` or ``ValidationProblem`` (also when the change would leave no active
+    manager: someone must be able to reach the settings)."""
     if role is not None and role not in ROLES:
         raise ValidationProblem(f"role must be one of {', '.join(ROLES)}", field="role")
     if locale is not None and locale not in ("en", "ru"):
@@ -192,6 +193,13 @@ def update_user(
         user = session.get(User, user_id)
         if user is None:
             raise NotFound(f"user {user_id} does not exist", field="user_id")
+        loses_manager = user.role == "manager" and user.active and (role == "staff" or active is False)
+        if loses_manager:
+            others = session.exec(
+                select(User.id).where(User.role == "manager", User.active, User.id != user.id).limit(1)
+            ).first()
+            if others is None:
+                raise ValidationProblem("the last active manager cannot be demoted or deactivated", field="role")
         if role is not None:
             user.role = role
         if locale is not None:

@@ -4,10 +4,9 @@ signed session cookie and redirects to ``next``; errors come back as ``?error=<c
 from __future__ import annotations
 
 from nicegui import ui
-from nicegui.client import ClientConnectionTimeout
 
 from api.auth import safe_next
-from components.frame import CONNECT_TIMEOUT_SECONDS, CSS
+from components.frame import CSS, wait_for_browser
 from components.i18n import register, translator
 from system import System
 
@@ -38,9 +37,7 @@ register(
 def register(system: System) -> None:
     @ui.page("/login", title="Booking Desk")
     async def login(next: str = "/", error: str = "", username: str = "") -> None:  # noqa: A002
-        try:  # build only for browsers that connect (see components.frame.open_page)
-            await ui.context.client.connected(timeout=CONNECT_TIMEOUT_SECONDS)
-        except ClientConnectionTimeout:
+        if not await wait_for_browser():
             return
         t = translator(system.settings.locale)
         ui.add_head_html(CSS)
