@@ -6,12 +6,11 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from sqlmodel import select
 from starlette.concurrency import run_in_threadpool
 
-from data.models import Resource
 from domain.bookings import get_availability
-from domain.views import local_iso, resource_view
+from domain.occupancy import active_resources
+from domain.views import local_iso
 from system import System
 
 
@@ -21,9 +20,7 @@ def make_router(system: System) -> APIRouter:
     @router.get("/resources", summary="Bookable resources")
     def list_resources() -> list[dict]:
         """Every active resource: ``[{id, name, timezone, slot_minutes, price}]``."""
-        with system.uow.begin() as session:
-            rows = session.exec(select(Resource).where(Resource.active).order_by(Resource.id)).all()
-            return [resource_view(row) for row in rows]
+        return active_resources(system.uow)
 
     @router.get("/availability", summary="Slots with their availability")
     async def availability(

@@ -187,10 +187,16 @@ class WebhookReceiver:
 AMQP_HOST = "127.0.0.1:5672"
 
 
-def rabbitmqctl(*args: str) -> str:
-    """Run ``rabbitmqctl -q ...`` (root on this machine); raises on failure."""
-    done = subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, text=True, timeout=60)
-    return done.stdout
+def rabbitmqctl(*args: str, attempts: int = 10) -> str:
+    """Run ``rabbitmqctl -q ...`` (root on this machine). Retried a few times: right after the
+    broker app restarts (a fault test does that) vhost commands can fail for a moment. Raises
+    ``RuntimeError`` with rabbitmqctl's own message when it keeps failing."""
+    for attempt in range(attempts):
+        done = subprocess.run(["rabbitmqctl", "-q", *args], capture_output=True, text=True, timeout=60)
+        if done.returncode == 0:
+            return done.stdout
+        time.sleep(0.5 * (attempt + 1))
+    raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed ({done.returncode}): {done.stderr.strip()}")
 
 
 def create_vhost() -> tuple[str, Callable[[], None]]:

@@ -29,6 +29,7 @@ from messaging.envelope import CloudEvent
 from messaging.ledger import list_deliveries, replay_delivery
 from messaging.outbox import add_event
 from tests.conftest import need
+from tests.support import rabbitmqctl as support_rabbitmqctl
 from tests.support import wait_until
 
 BROKER = os.environ.get("BOOKING_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672")
@@ -40,7 +41,7 @@ def real_clock() -> datetime:
 
 
 def rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+    support_rabbitmqctl(*args)
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +49,7 @@ def broker() -> str:
     try:
         pika.BlockingConnection(pika.URLParameters(f"{BROKER}/%2F")).close()
         rabbitmqctl("status")
-    except (pika.exceptions.AMQPError, OSError, subprocess.SubprocessError) as error:
+    except (pika.exceptions.AMQPError, OSError, subprocess.SubprocessError, RuntimeError) as error:
         need(f"RabbitMQ (and rabbitmqctl) not available at {BROKER}: {error!r}")
     return BROKER
 

@@ -24,7 +24,7 @@ from sqlmodel import select
 from data.models import MailMessage
 from notifications.handlers import make_notification_handler
 from notifications.mailer import FileMailer, MailDeliveryError, SmtpConfig, SmtpMailer, make_mailer, parse_smtp_url
-from settings import Settings
+from settings import Settings, SettingsError, load_settings
 from tests.support import free_port
 from tests.test_notifications_mail import BOOKING_ID, MAIL_FROM, PUBLIC_URL, booking_view, event_of
 
@@ -372,5 +372,5 @@ def test_make_mailer_picks_smtp_when_the_url_is_set_else_files(tmp_path):
     assert isinstance(files, FileMailer) and files.backend == "file" and files.folder == tmp_path / "mail"
     assert isinstance(smtp, SmtpMailer) and smtp.backend == "smtp"
     assert smtp.config == SmtpConfig("mail.example.test", 465, "tls", "u", "p")
-    with pytest.raises(ValueError, match="BOOKING_SMTP_URL"):
-        make_mailer(Settings(smtp_url="smtp//mail.example.test", data_dir=tmp_path))
+    with pytest.raises(SettingsError, match="^BOOKING_SMTP_URL: "):  # a bad URL stops the start
+        load_settings(smtp_url="smtp//mail.example.test", data_dir=tmp_path)

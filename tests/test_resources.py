@@ -175,3 +175,23 @@ def test_the_last_active_manager_cannot_be_demoted_or_deactivated(uow, clock):
     assert update_user(uow, boss.id, role="staff").role == "staff"
     with pytest.raises(ValidationProblem):
         update_user(uow, second.id, active=False)
+
+
+def test_booking_search_matches_cyrillic_names_whatever_the_case(uow, clock):
+    from datetime import timedelta
+
+    from data.seed import seed_demo_data
+    from domain.bookings import BookingRequest, create_booking, get_availability, search_bookings
+
+    seed_demo_data(uow)
+    day = (clock() + timedelta(days=1)).date()
+    slot = next(s for _, s in get_availability(uow, 4, day, day, clock()) if s.available)
+    create_booking(
+        uow,
+        BookingRequest(4, slot.start, "Олег Иванов", "oleg@example.test"),
+        now=clock(),
+        hold_seconds=900,
+        locale="ru",
+    )
+    assert search_bookings(uow, query="олег")["total"] == 1
+    assert search_bookings(uow, query="ИВАНОВ")["total"] == 1
