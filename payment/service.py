@@ -194,6 +194,7 @@ def _checkout_request(session: Session, booking: Booking, payment: Payment) -> C
         idempotency_key=payment.idempotency_key,
         expires_at=booking.hold_expires_at,
         customer_email=booking.customer_email,
+        customer_phone=booking.customer_phone,
     )
 
 
@@ -231,9 +232,14 @@ def handle_webhook(
     raw_body: bytes,
     headers: Mapping[str, str],
     now: datetime,
+    client_ip: str | None = None,
 ) -> str:
     """Seed steps 9-12: verify a provider's webhook and apply it; returns the receipt's outcome,
     ``applied``, ``duplicate``, ``ignored`` or ``error``.
+
+    ``client_ip`` is the sender's address (the route's ``client_address``), for providers whose
+    notifications are authenticated by address (YooKassa). An event the provider does not settle
+    with (an unknown type, a non-final status) is stored as ``ignored`` and acknowledged.
 
     Every webhook is kept as a ``WebhookReceipt``. A verified one is applied in one transaction
     with its payment row locked, together with its receipt; an event id already ``applied`` is a
@@ -243,22 +249,25 @@ def handle_webhook(
     the provider stops retrying.
 
     Raises ``NotFound`` (unknown provider) and ``BadSignature`` / ``InvalidPayload`` after
-    storing a ``rejected`` receipt in its own transaction.
+    storing a ``rejected`` receipt in its own transaction; ``ProviderError`` (the provider's API,
+    called to confirm the notification, did not answer: the route answers 502 so the provider
+    delivers it again) after storing an ``error`` receipt.
     """
     provider = providers.get(provider_name)
     if provider is None:
         raise NotFound(f"no payment provider {provider_name!r}", field="provider")
     try:
-        event = provider.parse_webhook(raw_body, headers)
+        event = provider.parse_webhook(raw_body, headers, client_ip=client_ip)
         _check_ids(event)
-    except (BadSignature, InvalidPayload) as error:
-        log.warning("%s webhook rejected (%s): %s", provider_name, error.code, error.detail)
+    except (BadSignature, InvalidPayload, ProviderError) as error:
+        outcome = "error" if isinstance(error, ProviderError) else "rejected"
+        log.warning("%s webhook from %s %s (%s): %s", provider_name, client_ip, outcome, error.code, error.detail)
         with uow.begin() as session:
             session.add(
                 WebhookReceipt(
                     provider=provider_name,
                     verified=False,
-                    outcome="rejected",
+                    outcome=outcome,
                     error=f"{error.code}: {error.detail}",
                     body=_text(raw_body)[:MAX_STORED_BODY],
                     received_at=now,
@@ -288,12 +297,12 @@ def _apply_webhook(
     error = None
     with uow.begin() as session:
         payment = _find_payment(session, provider_name, event)
-        if payment is None:
+        if event.status not in (PaymentStatus.SUCCEEDED, PaymentStatus.FAILED):
+            outcome = "ignored"  # an unknown event type or a non-final status: stored and acknowledged
+        elif payment is None:
             outcome, error = "error", f"no {provider_name} payment {event.payment_id or event.provider_payment_id}"
         elif _already_applied(session, provider_name, event.event_id):
             outcome = "duplicate"
-        elif event.status not in (PaymentStatus.SUCCEEDED, PaymentStatus.FAILED):
-            outcome = "ignored"
         elif payment.provider_payment_id not in (None, event.provider_payment_id):
             outcome = "error"
             error = f"event is for {event.provider_payment_id}, payment {payment.id} is {payment.provider_payment_id}"
@@ -537,35 +546,46 @@ def reconcile_payments(
     """Reconciliation job (seed error rule 4): ask the provider about payments ``pending`` for
     more than ``after_seconds`` and settle those that ended. Returns how many were settled.
 
-    Longest-unchecked first, at most ``limit``. Still pending: ``last_checked_at`` is updated. A
-    payment the provider never created (its create answer lost before it arrived) ends
-    ``failed`` (reason ``not_created``) once its booking's hold has passed. A provider error for
-    one payment is logged and the others go on.
+    Per enabled provider, longest-unchecked first, at most ``limit`` each, so one provider's
+    backlog never crowds out another's. Still pending: ``last_checked_at`` is updated. A payment
+    whose create answer was lost is looked up by its idempotency key (``fetch_status`` with no
+    provider id); one the provider never created ends ``failed`` (reason ``not_created``) once
+    its booking's hold has passed. The first ``ProviderError`` of a provider in a run is logged
+    and its remaining payments wait for the next run (a provider that is down costs one timeout,
+    not one per payment); the other providers go on.
     """
     cutoff = now - timedelta(seconds=after_seconds)
-    with uow.begin() as session:
-        rows = session.exec(
-            select(Payment.id, Payment.provider, Payment.provider_payment_id, Payment.idempotency_key)
-            .where(Payment.status == PaymentStatus.PENDING, Payment.created_at <= cutoff)
-            .order_by(func.coalesce(Payment.last_checked_at, Payment.created_at), Payment.id)
-            .limit(limit)
-        ).all()
     settled = 0
-    for payment_id, provider_name, provider_payment_id, idempotency_key in rows:
-        provider = providers.get(provider_name)
-        if provider is None:
-            log.warning("payment %s: provider %s is not enabled; cannot reconcile it", payment_id, provider_name)
-            continue
-        try:
-            status = provider.fetch_status(provider_payment_id, idempotency_key)
-        except ProviderError as error:
-            log.warning("payment %s: %s status check failed: %s", payment_id, provider_name, error.detail)
-            continue
-        result = _apply_status(uow, payment_id, status, now)
-        if result in (Settled.APPLIED, Settled.REFUND_DUE):
-            settled += 1
-        if result == Settled.REFUND_DUE:
-            refund_payment(uow, providers, payment_id, now)
+    for provider_name, provider in providers.items():
+        with uow.begin() as session:
+            rows = session.exec(
+                select(Payment.id, Payment.provider_payment_id, Payment.idempotency_key)
+                .where(
+                    Payment.status == PaymentStatus.PENDING,
+                    Payment.provider == provider_name,
+                    Payment.created_at <= cutoff,
+                )
+                .order_by(func.coalesce(Payment.last_checked_at, Payment.created_at), Payment.id)
+                .limit(limit)
+            ).all()
+        for payment_id, provider_payment_id, idempotency_key in rows:
+            try:
+                status = provider.fetch_status(provider_payment_id, idempotency_key)
+            except ProviderError as error:
+                log.warning(
+                    "payment %s: %s status check failed, the provider's %d pending payment(s) wait for the next "
+                    "run: %s",
+                    payment_id,
+                    provider_name,
+                    len(rows),
+                    error.detail,
+                )
+                break
+            result = _apply_status(uow, payment_id, status, now)
+            if result in (Settled.APPLIED, Settled.REFUND_DUE):
+                settled += 1
+            if result == Settled.REFUND_DUE:
+                refund_payment(uow, providers, payment_id, now)
     return settled
 
 
@@ -579,8 +599,9 @@ def _apply_status(uow: UnitOfWork, payment_id: str, status: ProviderStatus | Non
             booking = session.get(Booking, payment.booking_id)
             if not hold_active(booking.status, booking.hold_expires_at, now):
                 result = settle_payment(session, payment, PaymentStatus.FAILED, now=now, failure_reason="not_created")
-        elif status.status in (PaymentStatus.SUCCEEDED, PaymentStatus.FAILED):
+        else:  # found, possibly by its idempotency key after a lost create answer: remember its id
             payment.provider_payment_id = payment.provider_payment_id or status.provider_payment_id
+        if status is not None and status.status in (PaymentStatus.SUCCEEDED, PaymentStatus.FAILED):
             result = settle_payment(
                 session,
                 payment,

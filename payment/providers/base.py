@@ -1,5 +1,5 @@
-"""The provider-neutral interface every payment provider implements (sandbox now; Stripe and
-YooKassa later). Amounts are integer minor units; times are aware UTC datetimes.
+"""The provider-neutral interface every payment provider implements (sandbox, Stripe, YooKassa).
+Amounts are integer minor units; times are aware UTC datetimes.
 
 The Payment Service (``payment/service.py``) only talks to providers through ``PaymentProvider``;
 a provider translates these shapes to and from its own API and webhooks.
@@ -31,6 +31,7 @@ class CheckoutRequest:
     idempotency_key: str
     expires_at: datetime
     customer_email: str | None = None
+    customer_phone: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,10 +89,15 @@ class PaymentProvider(Protocol):
         """
         ...
 
-    def parse_webhook(self, raw_body: bytes, headers: Mapping[str, str]) -> ProviderEvent:
+    def parse_webhook(self, raw_body: bytes, headers: Mapping[str, str], client_ip: str | None = None) -> ProviderEvent:
         """Verify and parse a webhook exactly as received (raw bytes, no re-serialisation).
 
-        Raises ``BadSignature`` (missing or wrong signature, stale timestamp) or ``InvalidPayload``.
+        ``client_ip`` is the sender's address as the webhook route determined it (the direct peer,
+        or ``X-Forwarded-For`` behind a trusted proxy); a provider whose notifications carry no
+        signature (YooKassa) authenticates them by it. A provider may call its API to confirm.
+
+        Raises ``BadSignature`` (missing or wrong signature, stale timestamp, address not the
+        provider's), ``InvalidPayload``, or ``ProviderError`` (the confirming call failed).
         """
         ...
 

@@ -325,9 +325,10 @@ class SandboxProvider:
         )
         return Checkout(checkout.id, f"{self.public_url}/sandbox/checkout/{checkout.id}")
 
-    def parse_webhook(self, raw_body: bytes, headers: Mapping[str, str]) -> ProviderEvent:
+    def parse_webhook(self, raw_body: bytes, headers: Mapping[str, str], client_ip: str | None = None) -> ProviderEvent:
         """Verify per Standard Webhooks (HMAC over ``id.timestamp.body``, timestamp within 5
-        minutes of the real clock) and read the DESIGN.md section 8 body.
+        minutes of the real clock) and read the DESIGN.md section 8 body. ``client_ip`` is not
+        used: the signature authenticates the sender.
 
         Raises ``BadSignature`` or ``InvalidPayload``.
         """

@@ -1,0 +1,1 @@
+"""Local stand-ins for payment providers, following their documented APIs (see each module)."""
