@@ -205,3 +205,42 @@ def create_vhost() -> tuple[str, Callable[[], None]]:
     rabbitmqctl("add_vhost", name)
     rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
     return f"amqp://guest:guest@{AMQP_HOST}/{name}", lambda: rabbitmqctl("delete_vhost", name)
+
+
+@dataclass
+class WorkerProcess:
+    """``python app.py worker`` (consumers and jobs, no web UI) started with ``env``."""
+
+    env: dict[str, str]
+    data_dir: Path
+    process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 40.0) -> WorkerProcess:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "NICEGUI", "BOOKING_"))}
+        env.update(self.env)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.data_dir / "worker.log"
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "app.py"), "worker"],
+            cwd=ROOT,
+            env=env,
+            stdout=log_path.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+
+        def ready() -> bool:
+            if self.process.poll() is not None:
+                raise AssertionError(f"worker exited with {self.process.returncode}:\n{log_path.read_text()}")
+            return "worker running" in log_path.read_text(errors="replace")
+
+        wait_until(ready, timeout=timeout, interval=0.2, what="the worker to start")
+        return self
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()

@@ -67,10 +67,10 @@ def desk(tmp_path_factory) -> AppProcess:
     process.stop()
 
 
-def sign_in(page, desk: AppProcess) -> None:
+def sign_in(page, desk: AppProcess, password: str = PASSWORD) -> None:
     page.goto(f"{desk.url}/login")
     page.fill("input[name=username]", "admin")
-    page.fill("input[name=password]", PASSWORD)
+    page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_url(f"{desk.url}/", timeout=20_000)
 
