@@ -131,9 +131,11 @@ class Received:
 class WebhookReceiver:
     """An HTTP server on 127.0.0.1 that records every POST.
 
-    Paths: ``/ok`` answers 204; ``/fail`` always 500; ``/flaky`` answers 500 to the first two
-    deliveries of each ``webhook-id``, then 204.
+    Paths: ``/ok`` answers 204; ``/fail`` 500 until ``recovered`` is set, then 204; ``/flaky``
+    answers 500 to the first two deliveries of each ``webhook-id``, then 204.
     """
+
+    recovered: bool = False
 
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -154,7 +156,8 @@ class WebhookReceiver:
                         if r.path == self.path and r.headers.get("webhook-id") == item.headers.get("webhook-id")
                     )
                 status = 204
-                if self.path == "/fail" or (self.path == "/flaky" and seen <= 2):
+                failing = self.path == "/fail" and not receiver.recovered
+                if failing or (self.path == "/flaky" and seen <= 2):
                     status = 500
                 self.send_response(status)
                 self.send_header("Content-Length", "0")

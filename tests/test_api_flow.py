@@ -23,7 +23,9 @@ from tests.support import (
     wait_until,
 )
 
+ADMIN_PASSWORD = "flow-admin-password"
 FAST = {
+    "admin_password": ADMIN_PASSWORD,
     "retry_delays_seconds": "0.2",
     "expiry_interval_seconds": "0.5",
     "reconcile_interval_seconds": "1",
@@ -72,6 +74,7 @@ def app(request, tmp_path_factory, receiver):
         url,
         integration_webhook_urls=receiver.url("/ok"),
         integration_webhook_secret=SECRET,
+        sandbox_webhook_secret=SECRET,
         hold_seconds="120",
         **FAST,
         **extra,
@@ -384,3 +387,104 @@ def test_with_rabbitmq_the_topology_exists_and_events_survive_closed_connections
     for booking in bookings:
         wait_until(lambda b=booking: receiver.at("/ok", "booking.created", b["id"]), timeout=30, what="delivery")
         assert len(receiver.at("/ok", "booking.created", booking["id"])) == 1
+
+
+def test_five_concurrent_copies_of_one_signed_webhook_change_state_once(app: AppProcess, receiver):
+    """Issue 5: all answered 2xx; one payment.succeeded, one confirmation mail, one delivery per endpoint."""
+    import json
+    import uuid
+    from datetime import UTC, datetime
+
+    with httpx.Client(base_url=app.url, timeout=10) as client:
+        resource_id = berlin_id(client)
+        booking = book(client, free_slots(client, resource_id)[14]["start"], resource_id).json()
+        payment = pay(client, booking["id"], "succeeded", deliver_webhook=False)  # the provider's own copy is lost
+    sandbox_id = payment["redirect_url"].rsplit("/", 1)[1]
+    body = json.dumps(
+        {
+            "id": f"evt_{uuid.uuid4().hex}",
+            "type": "payment.succeeded",
+            "data": {
+                "id": sandbox_id,
+                "status": "succeeded",
+                "amount": payment["amount"]["amount"],
+                "currency": payment["amount"]["currency"],
+                "metadata": {"payment_id": payment["id"]},
+            },
+        }
+    )
+    message_id = f"msg_{uuid.uuid4().hex}"
+    now = datetime.now(UTC)
+    headers = {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(SECRET).sign(message_id, now, body),
+        "content-type": "application/json",
+    }
+
+    def post(_: int) -> int:
+        with httpx.Client(base_url=app.url, timeout=10) as own:
+            return own.post("/api/webhooks/payments/sandbox", content=body, headers=headers).status_code
+
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        codes = list(pool.map(post, range(5)))
+    assert all(200 <= code < 300 for code in codes), codes
+    with httpx.Client(base_url=app.url, timeout=10) as client:
+        wait_until(lambda: status_of(client, booking["id"]) == "confirmed", timeout=5, what="confirmed")
+    wait_until(lambda: receiver.at("/ok", "booking.confirmed", booking["id"]), timeout=5, what="confirmed event")
+
+    def confirmation_mails() -> list:
+        found = []
+        for path in (app.data_dir / "mail").glob("*.eml"):
+            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            if booking["id"] in message.get_body(("plain",)).get_content() and "confirmed" in message["Subject"]:
+                found.append(message)
+        return found
+
+    wait_until(confirmation_mails, timeout=5, what="the confirmation mail")
+    assert len(receiver.at("/ok", "payment.succeeded", booking["id"])) == 1
+    assert len(receiver.at("/ok", "booking.confirmed", booking["id"])) == 1
+    assert len(confirmation_mails()) == 1
+
+
+def test_dead_letter_is_shown_to_staff_and_replay_delivers_it_once_after_recovery(failing_app: AppProcess, receiver):
+    """Issue 4: the dead letter sits in the ledger (and, with RabbitMQ, in integration.events.dead);
+    the staff route shows it with its error; after the endpoint recovers, replay delivers it once."""
+    with httpx.Client(base_url=failing_app.url, timeout=10) as client:
+        resource_id = berlin_id(client)
+        booking = book(client, free_slots(client, resource_id)[15]["start"], resource_id).json()
+        assert client.post("/api/session", json={"username": "admin", "password": ADMIN_PASSWORD}).status_code == 200
+
+        def dead_letter() -> dict | None:
+            rows = client.get("/api/deliveries", params={"status": "dead", "subject": booking["id"]}).json()
+            return next(
+                (r for r in rows if r["event_type"] == "booking.created" and r["consumer"] == "integration"), None
+            )
+
+        dead = wait_until(dead_letter, timeout=15, what="the dead letter")
+        assert dead["attempts"] == 4 and "fail" in dead["last_error"]
+        if "BOOKING_AMQP_URL" in failing_app.env:
+            vhost = failing_app.env["BOOKING_AMQP_URL"].rsplit("/", 1)[1]
+            depth = rabbitmqctl("list_queues", "-p", vhost, "name", "messages")
+            counts = dict(line.split() for line in depth.strip().splitlines() if line.strip())
+            assert int(counts["integration.events.dead"]) >= 1, depth
+        assert len(receiver.at("/fail", "booking.created", booking["id"])) == 4
+
+        receiver.recovered = True
+        try:
+            replayed = client.post(f"/api/deliveries/{dead['id']}/replay")
+            assert replayed.status_code == 200, replayed.text
+            wait_until(lambda: len(receiver.at("/fail", "booking.created", booking["id"])) == 5, timeout=10)
+            wait_until(
+                lambda: (
+                    client.get(
+                        "/api/deliveries", params={"event_id": dead["event_id"], "consumer": "integration"}
+                    ).json()[0]["status"]
+                    == "succeeded"
+                ),
+                timeout=10,
+            )
+        finally:
+            receiver.recovered = False
+        assert len(receiver.at("/fail", "booking.created", booking["id"])) == 5  # delivered once more, not again
+        assert len(receiver.at("/flaky", "booking.created", booking["id"])) == 3  # it had accepted: not re-sent
