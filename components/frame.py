@@ -177,3 +177,17 @@ def frame(ctx: PageContext, title_key: str, *, active: str) -> Iterator[None]:
                         ui.item_label(ctx.t(key))
     with ui.column().classes("w-full max-w-screen-2xl mx-auto p-4 gap-3"):
         yield
+    localize_tables(ctx)
+
+
+def localize_tables(ctx: PageContext) -> None:
+    """Give the page's Quasar tables their pager and empty-state texts in the page's language
+    (Quasar's own language pack is one per app, not per user)."""
+    of = ctx.t("table.of")
+    for element in list(ui.context.client.elements.values()):
+        if isinstance(element, ui.table):
+            element.props(
+                f'rows-per-page-label="{ctx.t("table.rows_per_page")}" no-data-label="{ctx.t("table.no_data")}" '
+                f'no-results-label="{ctx.t("table.no_results")}"'
+            )
+            element._props[":pagination-label"] = f"(first, end, total) => `${{first}}–${{end}} {of} ${{total}}`"

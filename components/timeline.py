@@ -29,7 +29,7 @@ register(
             "timeline.event.payment.failed": "Payment failed",
             "timeline.event.payment.refunded": "Payment refunded",
             "timeline.event.unpublished": "not published yet",
-            "timeline.delivery": "{consumer}: {status}, {attempts} attempt(s)",
+            "timeline.delivery": "{consumer}: {status}, attempts: {attempts}",
             "timeline.delivery.none": "no deliveries yet",
             "timeline.payment": "Payment started at {provider}: {amount}",
             "timeline.payment.reason": "Reason: {reason}",
@@ -110,10 +110,9 @@ def timeline_entries(
         icon, color = EVENT_ICONS.get(event["type"], ("bolt", "primary"))
         lines = []
         for delivery in sorted(by_event.get(event["id"], []), key=lambda d: d["consumer"]):
-            status = t(f"status.{delivery['status']}")
-            lines.append(
-                t("timeline.delivery", consumer=delivery["consumer"], status=status, attempts=delivery["attempts"])
-            )
+            status = t(f"delivery.{delivery['status']}")
+            consumer = t(f"consumer.{delivery['consumer']}")
+            lines.append(t("timeline.delivery", consumer=consumer, status=status, attempts=delivery["attempts"]))
             if delivery.get("last_error"):
                 lines.append(f"↳ {delivery['last_error']}")
         if event.get("published_at") is None:
@@ -135,7 +134,8 @@ def timeline_entries(
         for receipt in payment.get("receipts", []):
             verified = t("timeline.webhook.verified" if receipt["verified"] else "timeline.webhook.unverified")
             lines = [verified] + ([receipt["error"]] if receipt.get("error") else [])
-            title = t("timeline.webhook", provider=receipt["provider"], outcome=receipt["outcome"])
+            outcome = t(f"webhook.outcome.{receipt['outcome']}")
+            title = t("timeline.webhook", provider=receipt["provider"], outcome=outcome)
             color = OUTCOME_COLORS.get(receipt["outcome"], "negative")
             entries.append(_entry(receipt["received_at"], "webhook", "webhook", color, title, None, lines))
     for mail in mails:

@@ -56,12 +56,6 @@ register(
             "events.col.last_error": "Last error",
             "events.not_published": "waiting",
             "events.times_in": "Times in {zone}.",
-            "events.consumer.integration": "integration",
-            "events.consumer.notification": "notification",
-            "events.delivery.pending": "pending",
-            "events.delivery.retrying": "retrying",
-            "events.delivery.succeeded": "delivered",
-            "events.delivery.dead": "dead",
         },
         "ru": {
             "events.dead.title": "Недоставленные события",
@@ -88,12 +82,6 @@ register(
             "events.col.last_error": "Последняя ошибка",
             "events.not_published": "ожидает",
             "events.times_in": "Время: {zone}.",
-            "events.consumer.integration": "интеграции",
-            "events.consumer.notification": "уведомления",
-            "events.delivery.pending": "в очереди",
-            "events.delivery.retrying": "повтор",
-            "events.delivery.succeeded": "доставлено",
-            "events.delivery.dead": "не доставлено",
         },
     }
 )
@@ -129,9 +117,9 @@ def delivery_rows(ctx: PageContext, deliveries: list[dict]) -> list[dict]:
             "time": date_time(d["event_time"], zone, ctx.locale, fmt="medium"),
             "type": d["event_type"],
             "subject": d["subject"],
-            "consumer": ctx.t(f"events.consumer.{d['consumer']}"),
+            "consumer": ctx.t(f"consumer.{d['consumer']}"),
             "status": d["status"],
-            "status_label": ctx.t(f"events.delivery.{d['status']}"),
+            "status_label": ctx.t(f"delivery.{d['status']}"),
             "status_color": STATUS_COLORS.get(d["status"], "primary"),
             "attempts": d["attempts"],
             "next_attempt": date_time(d["next_attempt_at"], zone, ctx.locale, fmt="medium"),
@@ -240,7 +228,7 @@ async def build(ctx: PageContext) -> None:
                 on_change=lambda e: on_filter("status", e.value),
             ).props("dense outlined options-dense").classes("w-40").mark("filter-status")
             ui.select(
-                {"all": ctx.t("events.filter.all")} | {c: ctx.t(f"events.consumer.{c}") for c in CONSUMERS},
+                {"all": ctx.t("events.filter.all")} | {c: ctx.t(f"consumer.{c}") for c in CONSUMERS},
                 value="all",
                 label=ctx.t("events.filter.consumer"),
                 on_change=lambda e: on_filter("consumer", e.value),

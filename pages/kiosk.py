@@ -247,6 +247,7 @@ class Kiosk:
         if self.errors:
             self.render.refresh()
             return
+        client = ui.context.client  # the refresh below deletes the clicked button and its slot
         self.busy = True
         self.render.refresh()
         system, cell, locale = self.system, self.chosen, self.locale
@@ -276,4 +277,5 @@ class Kiosk:
         if booking is None:  # shutting down
             return
         system.events_committed()
-        ui.navigate.to(f"/pay/{booking['id']}")
+        with client:
+            ui.navigate.to(f"/pay/{booking['id']}")

@@ -159,3 +159,18 @@ def test_every_screen_in_both_languages_is_saved_as_a_screenshot(browser, desk: 
     assert len(saved) == 2 * len(SCREENS)
     blank = [str(path) for path in saved if path.stat().st_size <= 10_000]
     assert not blank, f"screenshots that look empty: {blank}"
+
+
+def test_kiosk_pay_now_takes_a_walk_in_to_the_providers_page(browser, desk: AppProcess):
+    context = browser.new_context(viewport={"width": 1024, "height": 1300})
+    page = context.new_page()
+    page.goto(f"{desk.url}/kiosk")  # public: no sign-in
+    page.get_by_text("Tennis court 1").first.click()
+    page.get_by_role("button", name="Tomorrow").click()
+    page.get_by_role("button", name="14:00").click()
+    page.get_by_label("Name").fill("Kiosk Karl")
+    page.get_by_label("Email").fill("karl@example.test")
+    page.get_by_role("button", name="Pay now").click()
+    page.wait_for_url("**/sandbox/checkout/**", timeout=15_000)
+    assert "Sandbox payment page" in page.content()
+    context.close()

@@ -116,8 +116,8 @@ async def test_booking_detail_shows_its_timeline_and_unmasked_contacts(user: Use
         "Payment started at sandbox",
         "Webhook from sandbox: applied",
         "signature verified",
-        "notification: succeeded, 1 attempt(s)",
-        "integration: succeeded, 1 attempt(s)",
+        "notification: delivered, attempts: 1",
+        "integration: delivered, attempts: 1",
         "Mail: ",
     ):
         await user.should_see(text)
