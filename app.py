@@ -44,9 +44,10 @@ def create_app(settings: Settings) -> System:
     app.add_middleware(auth.AuthMiddleware, system=system, sessions=sessions)
     install_problem_handlers(app)
     app.openapi_url = "/api/openapi.json"
-    app.docs_url = "/api/docs"
+    app.docs_url = None  # served below with Swagger UI's files from the package, so it works offline
     app.redoc_url = None
     app.title = "Booking Desk API"
+    add_api_docs()
     app.include_router(auth.make_router(system, sessions))
     for module in (resources, staff, bookings, payments, webhooks):
         app.include_router(module.make_router(system))
@@ -78,6 +79,25 @@ def create_app(settings: Settings) -> System:
     return system
 
 
+def add_api_docs() -> None:
+    """``/api/docs``: Swagger UI for ``/api/openapi.json``, its scripts served from the
+    ``swagger-ui-bundle`` package instead of a CDN (an offline desk still gets its docs)."""
+    import swagger_ui_bundle
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    app.add_static_files("/api/docs/static", swagger_ui_bundle.swagger_ui_path)
+
+    @app.get("/api/docs", include_in_schema=False)
+    async def api_docs():
+        return get_swagger_ui_html(
+            openapi_url="/api/openapi.json",
+            title="Booking Desk API",
+            swagger_js_url="/api/docs/static/swagger-ui-bundle.js",
+            swagger_css_url="/api/docs/static/swagger-ui.css",
+            swagger_favicon_url="/api/docs/static/favicon-32x32.png",
+        )
+
+
 def run_worker(settings: Settings) -> None:
     """``python app.py worker``: the relay, consumers and scheduler jobs without the web UI, so
     consumers scale apart from web processes. Stops on SIGINT or SIGTERM."""
@@ -105,6 +125,7 @@ def main(argv: list[str]) -> None:
     address, or a worker without the UI."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("pika").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run is noise
     # Under NiceGUI's pytest plugin this file runs as __main__ with pytest's own arguments.
     command = argv[1] if len(argv) > 1 and "PYTEST_CURRENT_TEST" not in os.environ else "serve"
     if command not in {"serve", "worker"}:

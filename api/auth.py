@@ -61,7 +61,7 @@ PUBLIC_API = {
     ("DELETE", "/api/session"),
     ("GET", "/api/openapi.json"),
     ("GET", "/api/docs"),
-    ("GET", "/api/docs/oauth2-redirect"),
+    ("GET", "/api/docs/static/{path:path}"),
 }
 """API routes open to clients without a staff session (DESIGN.md section 5); every other route
 under /api needs ``StaffUser`` or ``ManagerUser`` (the route audit test checks this list)."""
