@@ -121,7 +121,10 @@ def claim_slots(
     for start in slot_starts:
         claim = existing.get(start)
         if claim is not None and claim.booking_id != booking.id:
-            raise SlotUnavailable(f"the slot starting {start.isoformat()} is already taken", field="start")
+            zone = ZoneInfo(session.get(Resource, booking.resource_id).timezone)
+            raise SlotUnavailable(
+                f"the slot starting {start.astimezone(zone).isoformat()} is already taken", field="start"
+            )
         if claim is None:
             session.add(
                 SlotClaim(

@@ -76,7 +76,7 @@ register(
             "wizard.next": "Далее",
             "wizard.back": "Назад",
             "wizard.name": "Имя",
-            "wizard.email": "Email",
+            "wizard.email": "Эл. почта",
             "wizard.phone": "Телефон",
             "wizard.notes": "Заметки (видны только сотрудникам)",
             "wizard.create": "Забронировать и создать ссылку на оплату",

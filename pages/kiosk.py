@@ -58,7 +58,7 @@ register(
             "kiosk.per_slot": "{price} за {minutes} мин",
             "kiosk.times_in": "Время местное ({zone}).",
             "kiosk.name": "Ваше имя",
-            "kiosk.email": "Email",
+            "kiosk.email": "Эл. почта",
             "kiosk.phone": "Телефон",
             "kiosk.contact_hint": "Туда придут ссылка на оплату и подтверждение. Достаточно email или телефона.",
             "kiosk.pay": "Оплатить",
