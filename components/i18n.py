@@ -33,9 +33,23 @@ def translator(locale: str) -> Callable[..., str]:
     return lambda key, **values: translate(locale, key, **values)
 
 
+def error_text(locale: str, error: object) -> str:
+    """A domain error for people in ``locale``: the text registered as ``error.{code}.{field}`` or
+    ``error.{code}`` in that language (``{detail}`` in it is filled with the error's detail), else
+    the error's own (English, specific) ``detail``."""
+    code, field = getattr(error, "code", ""), getattr(error, "field", None)
+    detail = str(getattr(error, "detail", error))
+    entries = _CATALOG.get(locale, {})
+    if locale == "en":
+        return detail
+    text = entries.get(f"error.{code}.{field}") or entries.get(f"error.{code}")
+    return text.format(detail=detail) if text else detail
+
+
 def missing_keys() -> dict[str, list[str]]:
-    """Keys that some locale lacks, per locale (for the test that keeps both languages complete)."""
-    every = set().union(*(entries.keys() for entries in _CATALOG.values()))
+    """Keys that some locale lacks, per locale (for the test that keeps both languages complete).
+    ``error.*`` keys are translations of English error details, so English needs none."""
+    every = {key for entries in _CATALOG.values() for key in entries if not key.startswith("error.")}
     return {locale: sorted(every - entries.keys()) for locale, entries in _CATALOG.items() if every - entries.keys()}
 
 
@@ -126,6 +140,26 @@ register(
             "webhook.outcome.ignored": "пропущен",
             "webhook.outcome.rejected": "отклонён",
             "webhook.outcome.error": "ошибка",
+            "error.validation_error.password": "Пароль должен содержать не менее 8 символов.",
+            "error.validation_error.username": "Имя пользователя занято или некорректно (от 1 до 60 символов).",
+            "error.validation_error.role": "Так нельзя: должен остаться хотя бы один активный менеджер.",
+            "error.validation_error.url": "Адрес отклонён: нужен http(s)-адрес, который ведёт на публичный адрес в "
+            "интернете (не localhost, не частная или локальная сеть).",
+            "error.validation_error.timezone": "Неизвестный часовой пояс (нужно имя IANA, например Europe/Moscow).",
+            "error.validation_error.slot_minutes": "Длина слота: от 5 до 240 минут, и сутки должны делиться на неё "
+            "без остатка. Пока есть будущие брони, длину слота и часовой пояс менять нельзя.",
+            "error.validation_error.price": "Цена: неотрицательное число с не более чем двумя знаками после запятой.",
+            "error.validation_error.currency": "Валюта: трёхбуквенный код ISO 4217, например RUB.",
+            "error.validation_error.name": "Название: от 1 до 200 символов.",
+            "error.validation_error.ends_at": "Конец закрытия должен быть позже начала.",
+            "error.validation_error.customer": "Укажите почту или телефон клиента.",
+            "error.validation_error.start": "Это время нельзя забронировать: оно в прошлом, вне часов работы "
+            "или не на сетке слотов.",
+            "error.validation_error": "Проверьте введённые данные ({detail}).",
+            "error.invalid_state": "Сейчас это действие недоступно: бронь или платёж уже в другом состоянии.",
+            "error.slot_unavailable": "Этот слот уже занят.",
+            "error.not_found": "Не найдено.",
+            "error.provider_error": "Платёжная система не отвечает. Попробуйте ещё раз через минуту.",
         },
     }
 )

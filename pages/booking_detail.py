@@ -25,7 +25,7 @@ from nicegui import run, ui
 from components import format as fmt
 from components.debounce import debounced
 from components.frame import PageContext, frame, open_page, status_badge
-from components.i18n import register
+from components.i18n import error_text, register
 from components.timeline import TIMELINE_CSS, render_timeline, timeline_entries
 from domain.bookings import get_booking
 from domain.errors import DomainError, NotFound
@@ -196,7 +196,7 @@ class Actions:
                 )
             )
         except DomainError as error:
-            ui.notify(error.detail, type="negative")
+            ui.notify(error_text(self.ctx.locale, error), type="negative")
             await self.reload()
             return
         # Shown as a link to click rather than opened from here: a tab opened by a server message
@@ -210,7 +210,7 @@ class Actions:
         try:
             view = await run.io_bound(cancel_and_refund, system.uow, system.providers, self.booking_id, system.now())
         except DomainError as error:
-            ui.notify(error.detail, type="negative")
+            ui.notify(error_text(self.ctx.locale, error), type="negative")
             await self.reload()
             return
         system.events_committed()

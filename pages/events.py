@@ -16,7 +16,7 @@ from nicegui import run, ui
 
 from components.format import date_time
 from components.frame import STATUS_COLORS, PageContext, frame, open_page
-from components.i18n import register
+from components.i18n import error_text, register
 from domain.accounts import principal_by_id
 from domain.errors import DomainError
 from messaging.event_log import recent_events
@@ -160,7 +160,7 @@ async def replay(ctx: PageContext, delivery_id: int) -> bool:
     try:
         view = await run.io_bound(replay_delivery, system.uow, delivery_id, system.clock)
     except DomainError as error:
-        ui.notify(error.detail, type="warning")
+        ui.notify(error_text(ctx.locale, error), type="warning")
         return False
     system.events_committed()
     log.info("delivery %s replayed by %s", delivery_id, fresh.username)

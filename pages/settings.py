@@ -24,7 +24,7 @@ from nicegui import run, ui
 
 from components.format import date_time, money
 from components.frame import PageContext, frame, open_page
-from components.i18n import LOCALE_NAMES, register
+from components.i18n import LOCALE_NAMES, error_text, register
 from domain import accounts, resources
 from domain.errors import DomainError, ValidationProblem
 from integrations.endpoints import add_endpoint, list_endpoints, remove_endpoint
@@ -216,7 +216,7 @@ async def attempt(ctx: PageContext, fn: Callable[..., Any], *args: Any, **kwargs
     try:
         return True, await run.io_bound(fn, *args, **kwargs)
     except DomainError as error:
-        ui.notify(error.detail, type="negative", multi_line=True)
+        ui.notify(error_text(ctx.locale, error), type="negative", multi_line=True)
         return False, error
 
 
@@ -465,9 +465,9 @@ class SettingsScreen:
         field = self.day_inputs.get(int(day)) if day.isdigit() else None
         if field is not None:
             field.props["error"] = True
-            field.props["error-message"] = error.detail
+            field.props["error-message"] = error_text(self.ctx.locale, error)
             field.update()
-        ui.notify(error.detail, type="negative")
+        ui.notify(error_text(self.ctx.locale, error), type="negative")
 
     # -- closures --------------------------------------------------------------------------------
 
@@ -611,7 +611,7 @@ class SettingsScreen:
             ui.notify(self.t("settings.saved"), type="positive")
             await self.load_endpoints()
         elif isinstance(result, DomainError):
-            self.endpoint_error.set_text(result.detail)
+            self.endpoint_error.set_text(error_text(self.ctx.locale, result))
 
     async def remove_endpoint(self, endpoint_id: int) -> None:
         ok, _ = await attempt(self.ctx, remove_endpoint, self.system.uow, endpoint_id)
