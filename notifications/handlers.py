@@ -23,6 +23,7 @@ from email.utils import format_datetime as rfc5322_date
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -123,13 +124,14 @@ def mail_locale(requested: object) -> str:
 
 def mail_context(event: CloudEvent, booking: dict[str, Any], locale: str, public_url: str | None) -> dict[str, Any]:
     """Template variables: ``locale``, ``booking`` (the view), ``customer_name``, ``resource_name``,
-    ``starts``/``ends`` (local time of the resource), ``price``, ``hold_expires`` (in the
-    resource's offset at the booking's start), ``pay_url`` (or ``None``), ``payment`` (the
+    ``starts``/``ends`` (local time of the resource), ``zone_label`` (its zone and offset),
+    ``price``, ``hold_expires`` (in the resource's timezone), ``pay_url`` (or ``None``), ``payment`` (the
     payment view for payment events, else ``None``)."""
     start = datetime.fromisoformat(booking["start"])
     end = datetime.fromisoformat(booking["end"])
+    zone = ZoneInfo(booking["timezone"]) if booking.get("timezone") else start.tzinfo
     hold = booking.get("hold_expires_at")
-    hold_local = datetime.fromisoformat(hold.replace("Z", "+00:00")).astimezone(start.tzinfo) if hold else None
+    hold_local = datetime.fromisoformat(hold.replace("Z", "+00:00")).astimezone(zone) if hold else None
     price = booking.get("price") or {}
     is_payment = event.type.startswith("payment.")
     return {
@@ -141,6 +143,7 @@ def mail_context(event: CloudEvent, booking: dict[str, Any], locale: str, public
         "ends": format_time(end, "short", locale=locale) if end.date() == start.date() else _local(end, locale),
         "price": format_money(Money(price["amount"], price["currency"]), locale) if price else "",
         "hold_expires": _local(hold_local, locale) if hold_local else None,
+        "zone_label": _zone_label(start, booking.get("timezone")),
         "pay_url": f"{public_url}/pay/{booking['id']}" if public_url else None,
         "payment": event.data if is_payment else None,
     }
@@ -155,6 +158,13 @@ def render_message(environment: Environment, kind: str, locale: str, context: di
     message.set_content(environment.get_template(f"{locale}/{kind}.txt").render(context))
     message.add_alternative(environment.get_template(f"{locale}/{kind}.html").render(context), subtype="html")
     return message
+
+
+def _zone_label(start: datetime, timezone: str | None) -> str:
+    """``Europe/Berlin, UTC+01:00``: the resource's zone and its offset at the booking's start."""
+    offset = start.strftime("%z")
+    utc = f"UTC{offset[:3]}:{offset[3:]}" if offset else ""
+    return ", ".join(part for part in (timezone, utc) if part)
 
 
 def _local(moment: datetime, locale: str) -> str:

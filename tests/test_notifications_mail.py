@@ -108,6 +108,22 @@ def test_booking_created_mails_the_payment_link_and_hold_expiry(uow, handler, fo
     assert logged(uow) == [(f"<{event.id}@desk.example.test>", "guest@example.test", "booking_created", "file")]
 
 
+def test_times_name_the_resources_zone_and_the_hold_follows_it_across_a_dst_switch(uow, handler, folder):
+    # Booked on 2026-10-20 (CEST, +02:00) for 2026-10-27 (CET, +01:00): the hold shows in summer time.
+    view = booking_view(
+        timezone="Europe/Berlin",
+        start="2026-10-27T10:00:00+01:00",
+        end="2026-10-27T11:00:00+01:00",
+        hold_expires_at="2026-10-20T08:15:00Z",
+    )
+    handler(event_of("booking.created", view))
+
+    [message] = written(folder)
+    text, _html = bodies(message)
+    assert "(Europe/Berlin, UTC+01:00)" in text
+    assert "October 20, 2026, 10:15" in text  # 08:15 UTC in Berlin summer time, not +01:00's 09:15
+
+
 def test_redelivered_event_keeps_its_message_id_and_writes_one_file(uow, handler, folder):
     event = event_of("booking.created", booking_view())
 

@@ -65,10 +65,11 @@ def visible_html(html: str) -> str:
 
 
 def english_words(text: str) -> list[str]:
-    """Latin words left after removing proper names, links and the booking reference."""
+    """Latin words left after removing proper names, links, zone names and the booking reference."""
     for allowed in (*PROPER_NAMES, BOOKING_ID):
         text = text.replace(allowed, " ")
     text = re.sub(r"https?://\S+", " ", text)
+    text = re.sub(r"\b[A-Z][a-z]+/[A-Za-z_]+\b|\bUTC\b", " ", text)  # IANA zone names and UTC offsets
     return re.findall(r"[A-Za-z]{2,}", text)
 
 
