@@ -59,6 +59,8 @@ def test_money_is_integer_minor_units_with_a_currency():
         ("BOOKING_TIMEZONE", "Mars/Olympus", "BOOKING_TIMEZONE"),
         ("BOOKING_PAYMENT_PROVIDER", "paypal", "BOOKING_PAYMENT_PROVIDER"),
         ("BOOKING_LOCALE", "de", "BOOKING_LOCALE"),
+        ("BOOKING_TRUSTED_PROXIES", "10.0.0.0/8,not-a-network", "BOOKING_TRUSTED_PROXIES"),
+        ("BOOKING_SMTP_URL", "ftp://mail.example.test", "BOOKING_SMTP_URL"),
     ],
 )
 def test_a_bad_setting_names_its_variable_in_one_line(monkeypatch, tmp_path, variable, value, message):
