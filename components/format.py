@@ -25,10 +25,16 @@ def _parse(moment: datetime | str) -> datetime:
 
 
 def date_time(moment: datetime | str | None, timezone: str, locale: str, *, fmt: str = "short") -> str:
-    """A moment (aware datetime or RFC 3339 text) shown in ``timezone``, e.g. ``12/1/26, 10:00 AM``."""
+    """A moment (aware datetime or RFC 3339 text) shown in ``timezone``, one style on every screen:
+    ``Dec 1, 2026, 10:00 AM`` / ``1 дек. 2026 г., 10:00``; ``fmt="medium"`` adds seconds (for
+    logs and timelines). Any other ``fmt`` is passed to babel's ``format_datetime``."""
     if moment is None:
         return ""
-    return format_datetime(_parse(moment), format=fmt, tzinfo=ZoneInfo(timezone), locale=locale)
+    zone = ZoneInfo(timezone)
+    local = _parse(moment).astimezone(zone)
+    if fmt in ("short", "medium"):
+        return f"{format_date(local.date(), 'medium', locale=locale)}, {format_time(local, fmt, locale=locale)}"
+    return format_datetime(local, format=fmt, tzinfo=zone, locale=locale)
 
 
 def day(moment: datetime | str, timezone: str, locale: str, *, fmt: str = "medium") -> str:
