@@ -73,6 +73,74 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        import socket
+
+        try:
+            socket.getaddrinfo(value, None)
+        except (socket.gaierror, UnicodeError):
+            raise ValueError(f"{value!r} is not an address this machine can listen on") from None
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        if value and not _is_http_url(value):
+            raise ValueError("must be an http:// or https:// URL with a host, e.g. https://desk.example.com")
+        return value
+
+    @field_validator("integration_webhook_urls")
+    @classmethod
+    def _http_urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not _is_http_url(url):
+                raise ValueError(f"{url!r} is not an http:// or https:// URL")
+        return value
+
+    @field_validator("return_url_hosts")
+    @classmethod
+    def _hostnames(cls, value: list[str]) -> list[str]:
+        import re
+
+        for host in value:
+            if not re.fullmatch(r"[A-Za-z0-9.-]+(:[0-9]+)?", host):
+                raise ValueError(f"{host!r} is not a host name")
+        return value
+
+    @field_validator("mail_from")
+    @classmethod
+    def _mail_from(cls, value: str) -> str:
+        from email.utils import parseaddr
+
+        if "@" not in parseaddr(value)[1]:
+            raise ValueError("must be an address like 'Booking Desk <no-reply@example.com>'")
+        return value
+
+    @field_validator("amqp_url")
+    @classmethod
+    def _amqp_url(cls, value: str) -> str:
+        if value and not value.startswith(("amqp://", "amqps://")):
+            raise ValueError("must start with amqp:// or amqps://")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if not value:
+            return value
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+        try:
+            make_url(value).get_dialect()
+        except (ArgumentError, NoSuchModuleError, ValueError):
+            raise ValueError(
+                "is not a database URL SQLAlchemy can use (sqlite:///..., postgresql+psycopg://...)"
+            ) from None
+        return value
+
     @field_validator("trusted_proxies")
     @classmethod
     def _cidrs(cls, value: list[str]) -> list[str]:
@@ -170,6 +238,13 @@ class Settings(BaseSettings):
                 path.touch(mode=0o600)
                 path.write_text(make())
             setattr(self, name, path.read_text().strip())
+
+
+def _is_http_url(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def _b64(raw: bytes) -> str:

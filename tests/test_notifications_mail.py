@@ -120,7 +120,7 @@ def test_times_name_the_resources_zone_and_the_hold_follows_it_across_a_dst_swit
 
     [message] = written(folder)
     text, _html = bodies(message)
-    assert "(Europe/Berlin, UTC+01:00)" in text
+    assert "(Europe/Berlin, UTC+01:00)\nPrice:" in text.replace("\r\n", "\n")  # the line ends there
     assert "October 20, 2026, 10:15" in text  # 08:15 UTC in Berlin summer time, not +01:00's 09:15
 
 

@@ -61,6 +61,13 @@ def test_money_is_integer_minor_units_with_a_currency():
         ("BOOKING_LOCALE", "de", "BOOKING_LOCALE"),
         ("BOOKING_TRUSTED_PROXIES", "10.0.0.0/8,not-a-network", "BOOKING_TRUSTED_PROXIES"),
         ("BOOKING_SMTP_URL", "ftp://mail.example.test", "BOOKING_SMTP_URL"),
+        ("BOOKING_HOST", "999.999.1.1", "BOOKING_HOST"),
+        ("BOOKING_PUBLIC_URL", "notaurl", "BOOKING_PUBLIC_URL"),
+        ("BOOKING_INTEGRATION_WEBHOOK_URLS", "ftp://x", "BOOKING_INTEGRATION_WEBHOOK_URLS"),
+        ("BOOKING_RETURN_URL_HOSTS", "not a host!", "BOOKING_RETURN_URL_HOSTS"),
+        ("BOOKING_MAIL_FROM", "notanaddress", "BOOKING_MAIL_FROM"),
+        ("BOOKING_AMQP_URL", "http://x", "BOOKING_AMQP_URL"),
+        ("BOOKING_DATABASE_URL", "bogus://x", "BOOKING_DATABASE_URL"),
     ],
 )
 def test_a_bad_setting_names_its_variable_in_one_line(monkeypatch, tmp_path, variable, value, message):
