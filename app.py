@@ -86,6 +86,9 @@ def add_api_docs() -> None:
     from fastapi.openapi.docs import get_swagger_ui_html
 
     app.add_static_files("/api/docs/static", swagger_ui_bundle.swagger_ui_path)
+    for route in app.routes:  # the files are not part of the API's description
+        if getattr(route, "path", "").startswith("/api/docs/static"):
+            route.include_in_schema = False
 
     @app.get("/api/docs", include_in_schema=False)
     async def api_docs():

@@ -8,7 +8,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import CurrentUser
 from api.idempotency import idempotent
-from api.problems import json_body, parse_model
+from api.problems import json_body, parse_model, problem_responses
 from api.schemas import BookingCreate
 from domain.bookings import BookingRequest, create_booking, get_booking
 from domain.errors import ValidationProblem
@@ -20,9 +20,15 @@ BOOKING_BODY = {
 
 
 def make_router(system: System) -> APIRouter:
-    router = APIRouter(prefix="/api", tags=["bookings"])
+    router = APIRouter(prefix="/api", tags=["bookings"], responses=problem_responses(422))
 
-    @router.post("/bookings", status_code=201, summary="Hold slots for a new booking", openapi_extra=BOOKING_BODY)
+    @router.post(
+        "/bookings",
+        status_code=201,
+        summary="Hold slots for a new booking",
+        openapi_extra=BOOKING_BODY,
+        responses=problem_responses(400, 404, 409, 422),
+    )
     async def post_booking(request: Request) -> JSONResponse:
         """Hold the slots for ``BOOKING_HOLD_SECONDS`` and publish ``booking.created``; 201 with the
         booking (``status: pending_payment``). Honours ``Idempotency-Key``."""
@@ -53,7 +59,7 @@ def make_router(system: System) -> APIRouter:
 
         return await idempotent(system.uow, system.clock, request, "POST /api/bookings", body, handle)
 
-    @router.get("/bookings/{booking_id}", summary="A booking with its payments")
+    @router.get("/bookings/{booking_id}", summary="A booking with its payments", responses=problem_responses(404))
     async def read_booking(booking_id: str, principal: CurrentUser) -> dict:
         """The booking; without staff authentication the customer's email and phone are masked."""
         return await run_in_threadpool(get_booking, system.uow, booking_id, masked=principal is None)

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.idempotency import idempotent
-from api.problems import json_body, parse_model
+from api.problems import json_body, parse_model, problem_responses
 from payment.service import get_payment, start_payment
 from system import System
 
@@ -30,14 +30,17 @@ PAYMENT_BODY = {
 
 
 def make_router(system: System) -> APIRouter:
-    router = APIRouter(prefix="/api", tags=["payments"])
+    router = APIRouter(prefix="/api", tags=["payments"], responses=problem_responses(422))
 
     @router.post(
         "/payments",
         status_code=201,
         summary="Start (or reuse) a payment for a pending booking",
         openapi_extra=PAYMENT_BODY,
-        responses={200: {"description": "the booking's pending payment with this provider, reused"}},
+        responses={
+            200: {"description": "the booking's pending payment with this provider, reused"},
+            **problem_responses(400, 404, 409, 422, 502),
+        },
     )
     async def post_payment(request: Request) -> JSONResponse:
         """201 with a new pending payment and its ``redirect_url``; 200 with the booking's pending
@@ -64,7 +67,7 @@ def make_router(system: System) -> APIRouter:
 
         return await idempotent(system.uow, system.clock, request, "POST /api/payments", body, handle)
 
-    @router.get("/payments/{payment_id}", summary="A payment")
+    @router.get("/payments/{payment_id}", summary="A payment", responses=problem_responses(404))
     async def read_payment(payment_id: str) -> dict:
         """The payment: ``{id, booking_id, status, amount, provider, redirect_url, ...}``; 404."""
         return await run_in_threadpool(get_payment, system.uow, payment_id)

@@ -25,6 +25,36 @@ PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://booking-desk.invalid/problems/"
 
 
+class Problem(BaseModel):
+    """RFC 9457 problem details as this API answers them (``application/problem+json``)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    field: str | None = None
+
+
+_MEANINGS = {
+    400: "invalid_json, bad_signature or invalid_payload",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    409: "slot_unavailable, invalid_state or idempotency_in_progress",
+    422: "validation_error (naming the field) or idempotency_conflict",
+    502: "provider_error",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the given error statuses, each documented as problem+json."""
+    schema = Problem.model_json_schema()
+    return {
+        status: {"description": _MEANINGS[status], "content": {PROBLEM_JSON: {"schema": schema}}} for status in statuses
+    }
+
+
 def problem(status: int, code: str, title: str, detail: str, *, field: str | None = None, **extra: Any) -> JSONResponse:
     """A problem+json response: ``{type, title, status, detail, code[, field]}``."""
     body: dict[str, Any] = {"type": TYPE_BASE + code, "title": title, "status": status, "detail": detail, "code": code}

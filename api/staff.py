@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import ManagerUser, StaffUser
+from api.problems import problem_responses
 from domain.bookings import search_bookings
 from messaging.ledger import list_deliveries, replay_delivery
 from payment.service import cancel_and_refund
@@ -18,7 +19,7 @@ from system import System
 
 
 def make_router(system: System) -> APIRouter:
-    router = APIRouter(prefix="/api", tags=["staff"])
+    router = APIRouter(prefix="/api", tags=["staff"], responses=problem_responses(401, 403, 422))
     business_zone = ZoneInfo(system.settings.timezone)
 
     def day_start(day: date) -> datetime:

@@ -14,6 +14,7 @@ from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
+from api.problems import problem_responses
 from payment.service import handle_webhook
 from system import System
 
@@ -57,10 +58,14 @@ def _trusted(address: str, trusted: list[IPv4Network | IPv6Network]) -> bool:
 
 
 def make_router(system: System) -> APIRouter:
-    router = APIRouter(prefix="/api", tags=["webhooks"])
+    router = APIRouter(prefix="/api", tags=["webhooks"], responses=problem_responses(422))
     trusted = trusted_networks(system.settings.trusted_proxies)
 
-    @router.post("/webhooks/payments/{provider}", summary="A payment provider's webhook")
+    @router.post(
+        "/webhooks/payments/{provider}",
+        summary="A payment provider's webhook",
+        responses=problem_responses(400, 404),
+    )
     async def payment_webhook(provider: str, request: Request) -> dict:
         """200 ``{"outcome": "applied" | "duplicate" | "ignored" | "error"}`` for every verified
         webhook (one that cannot be applied is stored and logged, so the provider stops

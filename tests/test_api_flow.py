@@ -488,3 +488,15 @@ def test_dead_letter_is_shown_to_staff_and_replay_delivers_it_once_after_recover
             receiver.recovered = False
         assert len(receiver.at("/fail", "booking.created", booking["id"])) == 5  # delivered once more, not again
         assert len(receiver.at("/flaky", "booking.created", booking["id"])) == 3  # it had accepted: not re-sent
+
+
+def test_availability_dates_are_plain_calendar_dates_and_an_empty_resource_means_all(app: AppProcess):
+    with httpx.Client(base_url=app.url, timeout=10) as client:
+        for bad in ("2030-01-01T00:00:00", "2030-01-01T00:00:00Z", "1893456000", "2030-02-30", "01.01.2030"):
+            answer = client.get("/api/availability", params={"from": bad, "to": "2030-01-02"})
+            assert answer.status_code == 422 and answer.json()["field"] == "from", (bad, answer.text)
+        every = client.get("/api/availability", params={"resource_id": "", "from": "2030-01-01", "to": "2030-01-01"})
+        assert every.status_code == 200
+        assert {slot["resource_id"] for slot in every.json()["slots"]} == {
+            r["id"] for r in client.get("/api/resources").json()
+        }

@@ -92,3 +92,19 @@ async def test_api_docs_are_served_without_a_cdn(user: User):
     assert "cdn." not in page.text
     script = await user.http_client.get("/api/docs/static/swagger-ui-bundle.js")
     assert script.status_code == 200 and len(script.content) > 100_000
+
+
+async def test_openapi_documents_every_error_as_problem_json(user: User):
+    await user.open("/login")
+    spec = (await user.http_client.get("/api/openapi.json")).json()
+    errors = [
+        (method, path, status, list(answer.get("content", {})))
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+        for status, answer in operation["responses"].items()
+        if status.startswith(("4", "5"))
+    ]
+    assert errors, "no error responses documented"
+    assert all(content == ["application/problem+json"] for *_, content in errors), errors
+    booking = spec["paths"]["/api/bookings"]["post"]["responses"]
+    assert {"400", "404", "409", "422"} <= set(booking)
