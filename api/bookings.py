@@ -8,7 +8,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import CurrentUser
 from api.idempotency import idempotent
-from api.problems import json_body, parse_model, problem_responses
+from api.problems import parse_model, problem_responses, request_body
 from api.schemas import BookingCreate
 from domain.bookings import BookingRequest, create_booking, get_booking
 from domain.errors import ValidationProblem
@@ -32,7 +32,7 @@ def make_router(system: System) -> APIRouter:
     async def post_booking(request: Request) -> JSONResponse:
         """Hold the slots for ``BOOKING_HOLD_SECONDS`` and publish ``booking.created``; 201 with the
         booking (``status: pending_payment``). Honours ``Idempotency-Key``."""
-        body = await json_body(request)
+        body = await request_body(request)
 
         async def handle() -> JSONResponse:
             data = parse_model(BookingCreate, body)

@@ -20,7 +20,7 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
-from api.problems import PROBLEM_JSON, domain_problem
+from api.problems import PROBLEM_JSON, UnparsableBody, domain_problem
 from data.db import UnitOfWork
 from data.models import IdempotencyRecord
 from domain.errors import DomainError, IdempotencyConflict, IdempotencyInProgress, ValidationProblem
@@ -30,7 +30,10 @@ HEADER = "Idempotency-Key"
 
 
 def request_hash(body: Any) -> str:
-    """SHA-256 of the body as canonical JSON (sorted keys), so formatting does not matter."""
+    """SHA-256 of the body as canonical JSON (sorted keys), so formatting does not matter; a body
+    that is not JSON counts by its bytes."""
+    if isinstance(body, UnparsableBody):
+        return hashlib.sha256(f"unparsable:{body.sha256}".encode()).hexdigest()
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.idempotency import idempotent
-from api.problems import json_body, parse_model, problem_responses
+from api.problems import parse_model, problem_responses, request_body
 from payment.service import get_payment, start_payment
 from system import System
 
@@ -47,7 +47,7 @@ def make_router(system: System) -> APIRouter:
         payment at this provider if there is one. 404, 409 ``invalid_state``, 422, 502
         ``provider_error`` (the payment stays pending; retrying uses the same provider
         idempotency key). Honours ``Idempotency-Key``."""
-        body = await json_body(request)
+        body = await request_body(request)
 
         async def handle() -> JSONResponse:
             data = parse_model(PaymentCreate, body)

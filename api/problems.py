@@ -7,8 +7,10 @@ not JSON; any unknown path under ``/api`` answers 404 problem+json (see ``not_fo
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
@@ -81,8 +83,29 @@ def validation_problem(errors: list[dict]) -> ValidationProblem:
     return ValidationProblem(details, field=field)
 
 
+@dataclass(frozen=True)
+class UnparsableBody:
+    """A request body that is not JSON, remembered by the SHA-256 of its bytes (so an
+    ``Idempotency-Key`` can still tell the same bad body from a different one)."""
+
+    sha256: str
+
+
+async def request_body(request: Request) -> Any:
+    """The parsed JSON body, or ``UnparsableBody`` when it is empty or not JSON; ``parse_model``
+    then answers 400 ``invalid_json``."""
+    raw = await request.body()
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return UnparsableBody(hashlib.sha256(raw).hexdigest())
+
+
 def parse_model(model: type[M], data: Any) -> M:
-    """Validate ``data`` (parsed JSON) as ``model``; raises ``ValidationProblem`` naming the field."""
+    """Validate ``data`` (parsed JSON) as ``model``; raises ``InvalidJson`` for an unparsable body
+    and ``ValidationProblem`` naming the field otherwise."""
+    if isinstance(data, UnparsableBody):
+        raise InvalidJson("the request body is not valid JSON")
     try:
         return model.model_validate(data)
     except ValidationError as error:

@@ -500,3 +500,19 @@ def test_availability_dates_are_plain_calendar_dates_and_an_empty_resource_means
         assert {slot["resource_id"] for slot in every.json()["slots"]} == {
             r["id"] for r in client.get("/api/resources").json()
         }
+
+
+def test_a_body_that_is_not_json_is_a_final_answer_for_its_idempotency_key(app: AppProcess):
+    with httpx.Client(base_url=app.url, timeout=10) as client:
+        headers = {"Idempotency-Key": f"bad-body-{app.port}", "Content-Type": "application/json"}
+        first = client.post("/api/bookings", content="{bad", headers=headers)
+        again = client.post("/api/bookings", content="{bad", headers=headers)
+        assert first.status_code == again.status_code == 400 and again.json()["code"] == "invalid_json"
+        resource_id = berlin_id(client)
+        valid = {
+            "resource_id": resource_id,
+            "start": free_slots(client, resource_id)[16]["start"],
+            "customer": {"name": "Ida", "phone": "+491234567"},
+        }
+        other = client.post("/api/bookings", json=valid, headers={"Idempotency-Key": headers["Idempotency-Key"]})
+        assert other.status_code == 422 and other.json()["code"] == "idempotency_conflict"
