@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from babel.dates import get_day_names, get_month_names
 from fastapi import Request
 from nicegui import helpers, run, ui
 from nicegui.client import ClientConnectionTimeout
@@ -177,14 +178,34 @@ def frame(ctx: PageContext, title_key: str, *, active: str) -> Iterator[None]:
                         ui.item_label(ctx.t(key))
     with ui.column().classes("w-full max-w-screen-2xl mx-auto p-4 gap-3"):
         yield
-    localize_tables(ctx)
+    localize_quasar(ctx)
 
 
-def localize_tables(ctx: PageContext) -> None:
-    """Give the page's Quasar tables their pager and empty-state texts in the page's language
+def quasar_date_locale(locale: str) -> dict:
+    """Day and month names for Quasar's QDate ``locale`` prop, from babel (Sunday first)."""
+    days = get_day_names("wide", context="stand-alone", locale=locale)
+    days_short = get_day_names("abbreviated", context="stand-alone", locale=locale)
+    months = get_month_names("wide", context="stand-alone", locale=locale)
+    months_short = get_month_names("abbreviated", context="stand-alone", locale=locale)
+    order = [6, 0, 1, 2, 3, 4, 5]  # babel counts from Monday, Quasar from Sunday
+    return {
+        "days": [days[i].capitalize() for i in order],
+        "daysShort": [days_short[i].capitalize() for i in order],
+        "months": [months[i].capitalize() for i in range(1, 13)],
+        "monthsShort": [months_short[i].capitalize() for i in range(1, 13)],
+        "firstDayOfWeek": 1,
+    }
+
+
+def localize_quasar(ctx: PageContext) -> None:
+    """Give the page's Quasar tables and date pickers their texts in the page's language
     (Quasar's own language pack is one per app, not per user)."""
     of = ctx.t("table.of")
+    date_locale = quasar_date_locale(ctx.locale)
     for element in list(ui.context.client.elements.values()):
+        if isinstance(element, ui.date):
+            element._props["locale"] = date_locale
+            element._props["first-day-of-week"] = 1
         if isinstance(element, ui.table):
             element.props(
                 f'rows-per-page-label="{ctx.t("table.rows_per_page")}" no-data-label="{ctx.t("table.no_data")}" '

@@ -111,18 +111,19 @@ def register(system: System) -> None:
         return RedirectResponse(payment["redirect_url"], status_code=303)
 
     @ui.page("/payments/{payment_id}/return", title="Booking Desk")
-    async def payment_return(payment_id: str) -> None:
+    async def payment_return(payment_id: str) -> Response | None:
         """The payment's and booking's status, refreshed on a live event for the booking and by
-        a slow timer as a fallback."""
-        if not await wait_for_browser():
-            return
+        a slow timer as a fallback. An unknown payment gets a 404 page."""
         try:
             state = await run.io_bound(get_payment_with_booking, system.uow, payment_id)
         except NotFound:
-            ui.label(translator(system.settings.locale)("pay.missing")).classes("text-xl m-8")
-            return
-        if state is None:  # shutting down
-            return
+            t = translator(system.settings.locale)
+            html = TEMPLATES.get_template("pay_problem.html").render(
+                headline=t("pay.missing"), detail=t("pay.not_found.detail"), lang=system.settings.locale
+            )
+            return HTMLResponse(html, status_code=404)
+        if state is None or not await wait_for_browser():  # shutting down, or no browser came
+            return None
         locale = state["booking"].get("locale") or system.settings.locale
         booking_id = state["booking"]["id"]
 

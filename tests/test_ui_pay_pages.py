@@ -43,3 +43,8 @@ async def test_the_return_page_shows_the_payment_in_the_bookings_language(user: 
     await user.open(f"/payments/{payment_id}/return")
     await user.should_see("Ждём подтверждения оплаты от платёжной системы…")
     await user.should_see("Платёж: в обработке")
+
+
+async def test_the_return_page_of_an_unknown_payment_is_a_404(user: User):
+    answer = await user.http_client.get("/payments/00000000-0000-0000-0000-000000000000/return")
+    assert answer.status_code == 404 and "This payment does not exist." in answer.text
