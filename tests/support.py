@@ -132,10 +132,12 @@ class WebhookReceiver:
     """An HTTP server on 127.0.0.1 that records every POST.
 
     Paths: ``/ok`` answers 204; ``/fail`` 500 until ``recovered`` is set, then 204; ``/flaky``
-    answers 500 to the first two deliveries of each ``webhook-id``, then 204.
+    answers 500 to the first two deliveries of each ``webhook-id``, then 204; ``/slow`` answers
+    the first delivery of each ``webhook-id`` after ``slow_seconds``.
     """
 
     recovered: bool = False
+    slow_seconds: float = 8.0
 
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -156,6 +158,8 @@ class WebhookReceiver:
                         if r.path == self.path and r.headers.get("webhook-id") == item.headers.get("webhook-id")
                     )
                 status = 204
+                if self.path == "/slow" and seen == 1:
+                    time.sleep(receiver.slow_seconds)  # a slow first answer: long enough to kill a worker
                 failing = self.path == "/fail" and not receiver.recovered
                 if failing or (self.path == "/flaky" and seen <= 2):
                     status = 500
