@@ -162,9 +162,7 @@ def frame(ctx: PageContext, title_key: str, *, active: str) -> Iterator[None]:
             for path, icon, key, role in NAV:
                 if role == "manager" and not ctx.is_manager:
                     continue
-                with ui.item(on_click=lambda p=path: ui.navigate.to(p)).classes(
-                    "bd-active" if path == active else ""
-                ):
+                with ui.item(on_click=lambda p=path: ui.navigate.to(p)).classes("bd-active" if path == active else ""):
                     with ui.item_section().props("avatar"):
                         ui.icon(icon)
                     with ui.item_section():
@@ -206,9 +204,8 @@ def localize_quasar(ctx: PageContext) -> None:
         if isinstance(element, ui.date):
             element._props["locale"] = date_locale
             element._props["first-day-of-week"] = 1
-        if isinstance(element, ui.table):
-            element.props(
-                f'rows-per-page-label="{ctx.t("table.rows_per_page")}" no-data-label="{ctx.t("table.no_data")}" '
-                f'no-results-label="{ctx.t("table.no_results")}"'
-            )
+        if isinstance(element, ui.table):  # texts a screen set itself (e.g. its own empty state) stay
+            element._props.setdefault("rows-per-page-label", ctx.t("table.rows_per_page"))
+            element._props.setdefault("no-data-label", ctx.t("table.no_data"))
+            element._props.setdefault("no-results-label", ctx.t("table.no_results"))
             element._props[":pagination-label"] = f"(first, end, total) => `${{first}}–${{end}} {of} ${{total}}`"

@@ -229,6 +229,20 @@ def parse_price(text: str, locale: str) -> Decimal:
         raise ValidationProblem(f"{text!r} is not a number", field="price") from None
 
 
+def settings_table(t, columns: list[tuple[str, str]], marker: str) -> ui.table:
+    """A dense, bordered, full-width table whose ``columns`` are ``(field, text key)`` pairs."""
+    return (
+        ui.table(
+            columns=[{"name": n, "label": t(k), "field": n, "align": "left"} for n, k in columns],
+            rows=[],
+            row_key="id",
+        )
+        .props("dense flat bordered")
+        .classes("w-full")
+        .mark(marker)
+    )
+
+
 class SettingsScreen:
     """The tabs of the settings screen for one page visit (state is per visitor)."""
 
@@ -283,16 +297,7 @@ class SettingsScreen:
             ("price", "settings.res.price"),
             ("active", "settings.res.active"),
         ]
-        self.resource_table = (
-            ui.table(
-                columns=[{"name": n, "label": t(k), "field": n, "align": "left"} for n, k in columns],
-                rows=[],
-                row_key="id",
-            )
-            .props("dense flat bordered")
-            .classes("w-full cursor-pointer")
-            .mark("resources")
-        )
+        self.resource_table = settings_table(t, columns, "resources").classes("cursor-pointer")
         self.resource_table.on("rowClick", lambda e: self.open_editor(e.args[1]["id"]))
 
         with ui.dialog() as self.editor, ui.card().classes("w-[28rem] p-4 gap-2"):
@@ -485,15 +490,8 @@ class SettingsScreen:
             ("reason", "settings.closures.reason"),
             ("remove", "settings.remove"),
         ]
-        self.closure_table = (
-            ui.table(
-                columns=[{"name": n, "label": t(k), "field": n, "align": "left"} for n, k in columns],
-                rows=[],
-                row_key="id",
-            )
-            .props(f'dense flat bordered no-data-label="{t("settings.closures.none")}"')
-            .classes("w-full")
-            .mark("closures")
+        self.closure_table = settings_table(t, columns, "closures").props(
+            f'no-data-label="{t("settings.closures.none")}"'
         )
         self.closure_table.add_slot("body-cell-remove", REMOVE_SLOT)
         self.closure_table.on("remove", lambda e: self.remove_closure(e.args["id"]))
@@ -572,16 +570,7 @@ class SettingsScreen:
             ("created_at", "settings.ep.added_at"),
             ("remove", "settings.remove"),
         ]
-        self.endpoint_table = (
-            ui.table(
-                columns=[{"name": n, "label": t(k), "field": n, "align": "left"} for n, k in columns],
-                rows=[],
-                row_key="id",
-            )
-            .props("dense flat bordered")
-            .classes("w-full")
-            .mark("endpoints")
-        )
+        self.endpoint_table = settings_table(t, columns, "endpoints")
         self.endpoint_table.add_slot("body-cell-remove", REMOVE_SLOT)
         self.endpoint_table.on("remove", lambda e: self.remove_endpoint(e.args["id"]))
         with ui.row().classes("items-start gap-2 w-full"):
@@ -638,16 +627,7 @@ class SettingsScreen:
             ("active", "settings.users.active"),
             ("locked", "settings.users.locked"),
         ]
-        self.user_table = (
-            ui.table(
-                columns=[{"name": n, "label": t(k), "field": n, "align": "left"} for n, k in columns],
-                rows=[],
-                row_key="id",
-            )
-            .props("dense flat bordered")
-            .classes("w-full")
-            .mark("users")
-        )
+        self.user_table = settings_table(t, columns, "users")
         with ui.row().classes("w-full gap-4 items-start no-wrap"):
             with ui.column().classes("gap-1 w-80"):
                 ui.label(t("settings.users.create")).classes("text-sm font-semibold")

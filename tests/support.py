@@ -55,6 +55,32 @@ def create_pg_database(admin_url: str) -> tuple[str, Callable[[], None]]:
     return f"{base}/{name}", drop
 
 
+def launch(arguments: list[str], settings: dict[str, str], log_path: Path) -> subprocess.Popen:
+    """``python app.py <arguments>`` with the machine's environment minus pytest's, NiceGUI's and
+    any ``BOOKING_*`` variable, plus ``settings``; output goes to ``log_path``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "NICEGUI", "BOOKING_"))}
+    env.update(settings)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py"), *arguments],
+        cwd=ROOT,
+        env=env,
+        stdout=log_path.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def stop_process(process: subprocess.Popen | None) -> None:
+    """Terminate ``process`` (SIGTERM, then SIGKILL after 10 s) if it still runs."""
+    if process and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 @dataclass
 class AppProcess:
     """``python app.py`` started with ``env``; ``url`` is its base URL, ``data_dir`` its folder."""
@@ -70,14 +96,8 @@ class AppProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 40.0) -> AppProcess:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "NICEGUI", "BOOKING_"))}
-        env.update(self.env)
         self.log_path = self.data_dir / "app.log"
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
+        self.process = launch([], self.env, self.log_path)
 
         def ready() -> bool:
             if self.process.poll() is not None:
@@ -91,13 +111,7 @@ class AppProcess:
         return self
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
@@ -223,17 +237,8 @@ class WorkerProcess:
     process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 40.0) -> WorkerProcess:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "NICEGUI", "BOOKING_"))}
-        env.update(self.env)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.data_dir / "worker.log"
-        self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "app.py"), "worker"],
-            cwd=ROOT,
-            env=env,
-            stdout=log_path.open("wb"),
-            stderr=subprocess.STDOUT,
-        )
+        self.process = launch(["worker"], self.env, log_path)
 
         def ready() -> bool:
             if self.process.poll() is not None:
@@ -244,10 +249,4 @@ class WorkerProcess:
         return self
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
